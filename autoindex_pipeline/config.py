@@ -1,0 +1,269 @@
+"""`autoindex.yaml`: the one configuration file, validated once on load.
+
+Where the file is: the ``--config`` argument, else ``$AUTOINDEX_CONFIG``, else ``./autoindex.yaml``,
+else the packaged default (``autoindex_pipeline/data/autoindex.yaml``). Relative paths inside the
+file are resolved against the file's own folder, so a config and its data files travel together.
+
+Every model forbids unknown keys, so a misspelt key is an error that names it instead of a
+silently ignored setting. Secrets (API keys, database passwords) are never read from this file:
+they come from the environment (see ``SECRET_ENV_VARS``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+PACKAGE_DATA = Path(__file__).parent / "data"
+DEFAULT_CONFIG_PATH = PACKAGE_DATA / "autoindex.yaml"
+CONFIG_ENV_VAR = "AUTOINDEX_CONFIG"
+DATABASE_URL_ENV_VAR = "AUTOINDEX_DATABASE_URL"
+DATA_DIR_ENV_VAR = "AUTOINDEX_DATA_DIR"
+SECRET_ENV_VARS = {"twelvedata": "TWELVEDATA_API_KEY", "marketaux": "MARKETAUX_API_TOKEN"}
+
+UNIVERSE_COLUMNS = ("symbol", "name", "asset_class", "sector")
+ASSET_CLASSES = ("equity", "etf", "commodity")
+
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class ConfigError(ValueError):
+    """The configuration is wrong; the message names the file and the offending key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UniverseConfig(_Strict):
+    file: str = "universe.csv"
+    """CSV with columns symbol,name,asset_class,sector (relative to the config file)."""
+    benchmark: str = "SPY"
+    """Ingested like any asset, never an index constituent."""
+    symbols: list[str] | None = None
+    """Optional subset of the file's symbols (handy for a quick run); None = all of them."""
+
+
+class SampleProviderConfig(_Strict):
+    seed: int = 42
+
+
+class FilesProviderConfig(_Strict):
+    prices_path: str | None = None
+    shares_path: str | None = None
+
+
+class TwelveDataConfig(_Strict):
+    base_url: str = "https://api.twelvedata.com"
+    batch_size: Annotated[int, Field(gt=0, le=120)] = 120
+    credits_per_minute: PositiveInt = 8
+    credits_per_day: PositiveInt = 800
+    shares_credits_per_call: PositiveInt = 50
+    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    max_attempts: PositiveInt = 5
+
+
+ProviderName = Literal["sample", "files", "twelvedata"]
+
+
+class ProvidersConfig(_Strict):
+    prices: ProviderName = "sample"
+    shares: ProviderName | None = None
+    """Where shares outstanding come from; None = the prices provider."""
+    sample: SampleProviderConfig = SampleProviderConfig()
+    files: FilesProviderConfig = FilesProviderConfig()
+    twelvedata: TwelveDataConfig = TwelveDataConfig()
+
+    @model_validator(mode="after")
+    def _files_need_paths(self) -> ProvidersConfig:
+        if "files" in (self.prices, self.shares) and self.files.prices_path is None and self.prices == "files":
+            raise ValueError("providers.files.prices_path is required when providers.prices is 'files'")
+        if self.shares == "files" and self.files.shares_path is None:
+            raise ValueError("providers.files.shares_path is required when providers.shares is 'files'")
+        return self
+
+    @property
+    def shares_provider(self) -> str:
+        return self.shares or self.prices
+
+
+class StorageConfig(_Strict):
+    data_dir: str = ".autoindex"
+    """Embedded default: the SQLite warehouse and Dagster's files live here (relative to the
+    working directory). Overridden by $AUTOINDEX_DATA_DIR."""
+    database_url: str | None = None
+    """Warehouse URL without a password (put secrets in $AUTOINDEX_DATABASE_URL, which wins)."""
+
+
+class PricesConfig(_Strict):
+    calendar: str = "XNYS"
+    start_date: dt.date = dt.date(2016, 1, 4)
+    """First partition of the trading-day partitioned assets."""
+    stale_after_sessions: PositiveInt = 1
+    min_symbol_coverage: Annotated[float, Field(gt=0, le=1)] = 0.98
+    """A session with fewer symbols than this share of the universe counts as incomplete for
+    the smart refresh."""
+
+
+class StrategyConfig(_Strict):
+    """One named strategy; the defaults are the methodology's (docs/methodology.md)."""
+
+    momentum_weight: NonNegativeFloat = 0.4
+    market_cap_weight: NonNegativeFloat = 0.3
+    risk_parity_weight: NonNegativeFloat = 0.3
+    rebalance_frequency: Literal["daily", "weekly", "monthly", "quarterly"] = "weekly"
+    start_date: dt.date | None = None
+    min_price_threshold: NonNegativeFloat = 1.0
+    min_history: PositiveInt = 20
+    momentum_lookback: PositiveInt = 20
+    vol_lookback: PositiveInt = 60
+    max_forward_fill_days: Annotated[int, Field(ge=0)] = 2
+    min_daily_return: Annotated[float, Field(ge=-1, le=0)] = -0.5
+    max_daily_return: Annotated[float, Field(ge=0)] = 0.5
+    max_asset_weight: Annotated[float, Field(gt=0, le=1)] | None = None
+    transaction_cost_bps: NonNegativeFloat = 0.0
+    risk_free_rate: float = 0.05
+    sentiment_tilt: float = 0.0
+    sentiment_window_days: PositiveInt = 7
+    daily_drop_threshold: Annotated[float, Field(lt=0)] = -0.01
+
+    @model_validator(mode="after")
+    def _weights_sum_positive(self) -> StrategyConfig:
+        if self.momentum_weight + self.market_cap_weight + self.risk_parity_weight <= 0:
+            raise ValueError("momentum_weight + market_cap_weight + risk_parity_weight must be > 0")
+        return self
+
+
+class AutoIndexConfig(_Strict):
+    universe: UniverseConfig = UniverseConfig()
+    providers: ProvidersConfig = ProvidersConfig()
+    storage: StorageConfig = StorageConfig()
+    prices: PricesConfig = PricesConfig()
+    strategies: dict[str, StrategyConfig] = Field(default_factory=lambda: {"default": StrategyConfig()})
+
+    # Where the file was read from: relative paths resolve against it. Not a YAML key.
+    base_dir: Path = Field(default=PACKAGE_DATA, exclude=True)
+
+    @field_validator("strategies")
+    @classmethod
+    def _at_least_one_strategy(cls, value: dict[str, StrategyConfig]) -> dict[str, StrategyConfig]:
+        if not value:
+            raise ValueError("at least one strategy is required")
+        return value
+
+    def resolve(self, path: str | None) -> Path | None:
+        if path is None:
+            return None
+        p = Path(os.path.expanduser(path))
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    @cached_property
+    def universe_frame(self) -> pd.DataFrame:
+        return load_universe(self)
+
+    @property
+    def symbols(self) -> list[str]:
+        return self.universe_frame["symbol"].tolist()
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(os.environ.get(DATA_DIR_ENV_VAR) or self.storage.data_dir).expanduser().resolve()
+
+    def database_url(self) -> str:
+        """The warehouse URL: $AUTOINDEX_DATABASE_URL, else storage.database_url, else the
+        embedded SQLite file under the data directory."""
+        url = os.environ.get(DATABASE_URL_ENV_VAR) or self.storage.database_url
+        return url or f"sqlite:///{self.data_dir / 'warehouse.sqlite'}"
+
+
+def _universe_path(config: AutoIndexConfig) -> Path:
+    path = config.resolve(config.universe.file)
+    assert path is not None
+    if not path.exists() and (PACKAGE_DATA / config.universe.file).exists():
+        return PACKAGE_DATA / config.universe.file
+    return path
+
+
+def load_universe(config: AutoIndexConfig) -> pd.DataFrame:
+    """The universe file as a frame (symbol, name, asset_class, sector, is_benchmark)."""
+    path = _universe_path(config)
+    if not path.exists():
+        raise ConfigError(f"universe.file: {path} does not exist")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in UNIVERSE_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ConfigError(f"universe.file: {path} is missing column(s) {', '.join(missing)}")
+    frame = frame.loc[:, list(UNIVERSE_COLUMNS)]
+    frame["symbol"] = frame["symbol"].str.strip().str.upper()
+    bad_class = frame[~frame["asset_class"].isin(ASSET_CLASSES)]
+    if len(bad_class):
+        first = bad_class.index[0]
+        raise ConfigError(
+            f"universe.file: {path} line {first + 2}, column 'asset_class': "
+            f"{bad_class.iloc[0]['asset_class']!r} is not one of {', '.join(ASSET_CLASSES)}"
+        )
+    dupes = frame[frame["symbol"].duplicated(keep=False)]
+    if len(dupes):
+        raise ConfigError(f"universe.file: {path} lists {sorted(set(dupes['symbol']))} more than once")
+    if config.universe.symbols is not None:
+        wanted = [s.upper() for s in config.universe.symbols]
+        unknown = sorted(set(wanted) - set(frame["symbol"]))
+        if unknown:
+            raise ConfigError(f"universe.symbols: {unknown} are not in {path}")
+        keep = set(wanted) | {config.universe.benchmark.upper()}
+        frame = frame[frame["symbol"].isin(keep)]
+    benchmark = config.universe.benchmark.upper()
+    if benchmark not in set(frame["symbol"]):
+        raise ConfigError(f"universe.benchmark: {benchmark!r} is not in {path}")
+    frame["is_benchmark"] = frame["symbol"] == benchmark
+    return frame.sort_values("symbol").reset_index(drop=True)
+
+
+def _format_validation_error(path: Path, error: ValidationError) -> str:
+    lines = [f"invalid configuration in {path}:"]
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        msg = item["msg"]
+        if item["type"] == "extra_forbidden":
+            msg = "unknown key (check the spelling; see README 'Configuration reference')"
+        lines.append(f"  {key}: {msg}")
+    return "\n".join(lines)
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    env = os.environ.get(CONFIG_ENV_VAR)
+    if env:
+        return Path(env).expanduser().resolve()
+    local = Path.cwd() / "autoindex.yaml"
+    return local.resolve() if local.exists() else DEFAULT_CONFIG_PATH
+
+
+def load_config(path: str | os.PathLike[str] | None = None) -> AutoIndexConfig:
+    """Read and validate the configuration; raises ConfigError naming the file and key."""
+    resolved = config_path(path)
+    if not resolved.exists():
+        raise ConfigError(f"configuration file {resolved} does not exist")
+    try:
+        raw = yaml.safe_load(resolved.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{resolved} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{resolved}: the top level must be a mapping of keys")
+    if "base_dir" in raw:
+        raise ConfigError(f"invalid configuration in {resolved}:\n  base_dir: unknown key")
+    try:
+        config = AutoIndexConfig.model_validate({**raw, "base_dir": resolved.parent})
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(resolved, exc)) from None
+    config.universe_frame  # noqa: B018 - validate the universe file now, not mid-run
+    return config

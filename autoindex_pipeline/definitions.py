@@ -1,0 +1,52 @@
+"""The one `Definitions` object: `dagster dev`, `workspace.yaml` and the CLI all load this.
+
+Configuration comes from autoindex.yaml (``$AUTOINDEX_CONFIG``); secrets and the deployment's
+database from the environment through ``dg.EnvVar``, so nothing secret is in code or run config.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from autoindex_pipeline.config import DATABASE_URL_ENV_VAR, SECRET_ENV_VARS, AutoIndexConfig, load_config
+from autoindex_pipeline.defs.prices import definitions as prices_defs
+from autoindex_pipeline.defs.resources import ProvidersResource, SettingsResource, WarehouseResource
+
+EXECUTOR_ENV_VAR = "AUTOINDEX_EXECUTOR"
+
+
+def build_resources(config: AutoIndexConfig, config_path: str | None = None) -> dict[str, object]:
+    settings = SettingsResource(config_path=config_path)
+    # The URL may carry a password: when it comes from the environment, hand Dagster the
+    # EnvVar (resolved at run time, never shown in the UI) rather than its value.
+    warehouse_url = dg.EnvVar(DATABASE_URL_ENV_VAR) if os.environ.get(DATABASE_URL_ENV_VAR) else config.database_url()
+    uses_twelvedata = "twelvedata" in (config.providers.prices, config.providers.shares_provider)
+    return {
+        "settings": settings,
+        "warehouse": WarehouseResource(url=warehouse_url),
+        "providers": ProvidersResource(
+            settings=settings,
+            twelvedata_api_key=dg.EnvVar(SECRET_ENV_VARS["twelvedata"]) if uses_twelvedata else None,
+        ),
+    }
+
+
+def _executor() -> dg.ExecutorDefinition:
+    # Dagster's SQLite storage locks under concurrent writers: the embedded default runs steps
+    # in process. A PostgreSQL deployment may choose the multiprocess executor.
+    if os.environ.get(EXECUTOR_ENV_VAR, "in_process") == "multiprocess":
+        return dg.multiprocess_executor
+    return dg.in_process_executor
+
+
+def build_definitions(config_path: str | None = None) -> dg.Definitions:
+    config = load_config(config_path)
+    return dg.Definitions.merge(
+        prices_defs.build(config),
+        dg.Definitions(resources=build_resources(config, config_path), executor=_executor()),
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,119 @@
+"""Daily prices, partitioned by exchange session, fetched in bulk.
+
+A backfill of any range is ONE run (``BackfillPolicy.single_run``): the provider is asked for the
+whole range at once and the warehouse write is one transaction, instead of one run, one request
+and one commit per day.
+"""
+
+
+import dagster as dg
+from pydantic import Field
+
+from autoindex_pipeline.defs.partitions import partition_date_range
+from autoindex_pipeline.defs.progress import FetchProgress, fetch_or_fail
+from autoindex_pipeline.defs.reference.assets import failure_summary, universe_assets
+from autoindex_pipeline.defs.resources import ProvidersResource, SettingsResource, WarehouseResource
+from autoindex_pipeline.domain.calendar import sessions_between
+from autoindex_pipeline.warehouse import load
+
+PRICES_SCHEMA = dg.TableSchema(
+    columns=[
+        dg.TableColumn("symbol", "string", description="Primary key with date"),
+        dg.TableColumn("date", "date", description="Exchange session"),
+        dg.TableColumn("open", "float"),
+        dg.TableColumn("high", "float"),
+        dg.TableColumn("low", "float"),
+        dg.TableColumn("close", "float", description="Raw close as the provider sent it"),
+        dg.TableColumn("volume", "float"),
+        dg.TableColumn("adj_close", "float", description="Provider's adjusted close, when it gives one"),
+        dg.TableColumn("source", "string", description="Provider name"),
+        dg.TableColumn("ingested_at", "timestamp", description="UTC time of the write"),
+    ]
+)
+
+
+class PricesRunConfig(dg.Config):
+    symbols: list[str] = Field(
+        default_factory=list,
+        description="Targeted refresh: fetch and replace only these symbols (empty = the whole universe).",
+    )
+
+
+def build_prices_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        name="prices",
+        group_name="prices",
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        deps=[universe_assets],
+        kinds={"sql"},
+        metadata={"dagster/column_schema": PRICES_SCHEMA},
+        # Provider calls are rate limited: runs that fetch share one concurrency pool.
+        pool="provider_prices",
+    )
+    def prices(
+        context: dg.AssetExecutionContext,
+        config: PricesRunConfig,
+        settings: SettingsResource,
+        warehouse: WarehouseResource,
+        providers: ProvidersResource,
+    ) -> dg.MaterializeResult:
+        """Daily OHLCV of every universe symbol (benchmark included), raw as the provider sent it.
+
+        A run over sessions S..E replaces exactly the stored rows of the symbols it fetched on
+        S..E, in one transaction. A symbol the provider failed on keeps its stored rows and is
+        named in the run's metadata and log; if every symbol fails, the run fails and nothing
+        is written.
+        """
+        cfg = settings.config
+        start, end = partition_date_range(context)
+        universe = cfg.symbols
+        symbols = [s.upper() for s in config.symbols] or universe
+        unknown = sorted(set(symbols) - set(universe))
+        if unknown:
+            raise dg.Failure(f"targeted refresh names symbols outside the universe: {', '.join(unknown)}")
+        provider = providers.prices()
+        context.log.info(f"fetching {len(symbols)} symbols from {provider.name} for {start}..{end}")
+        with FetchProgress(context.log, f"prices {start}..{end}", len(symbols)) as progress:
+            result = fetch_or_fail(lambda: provider.fetch_prices(symbols, start, end, progress=progress), provider.name)
+
+        frame = result.frame
+        sessions = sessions_between(start, end, cfg.prices.calendar)
+        off_calendar = frame[~frame["date"].isin(sessions)]
+        if len(off_calendar):
+            # A bar on a holiday or weekend is not a session of this index: keep it out of the
+            # warehouse, but say so (files from another exchange's calendar do this).
+            context.log.warning(
+                f"dropped {len(off_calendar)} rows dated outside {cfg.prices.calendar} sessions, e.g. "
+                f"{off_calendar.iloc[0]['symbol']} {off_calendar.iloc[0]['date'].date()}"
+            )
+            frame = frame[frame["date"].isin(sessions)]
+
+        if result.failures:
+            context.log.warning(f"{len(result.failures)} symbols failed: {failure_summary(result.failures)}")
+        fetched = sorted(frame["symbol"].unique()) if len(frame) else []
+        if not fetched and len(sessions):
+            raise dg.Failure(
+                description=f"{provider.name} delivered no prices for {start}..{end}; nothing was written",
+                metadata={"failures": failure_summary(result.failures), **result.stats.as_metadata()},
+            )
+        written = load.replace_prices(warehouse.engine, frame, fetched, start, end)
+        context.log.info(f"wrote {written.rows_written} rows for {len(fetched)} symbols (replaced {written.rows_deleted})")
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": written.rows_written,
+                "rows_replaced": written.rows_deleted,
+                "first_session": str(start),
+                "last_session": str(end),
+                "sessions": len(sessions),
+                "symbols_requested": len(symbols),
+                "symbols_written": len(fetched),
+                "symbols_failed": len(result.failures),
+                "failures": failure_summary(result.failures),
+                "off_calendar_rows_dropped": len(off_calendar),
+                "provider": provider.name,
+                **result.stats.as_metadata(),
+            }
+        )
+
+    return prices

@@ -1,0 +1,24 @@
+"""The prices domain: reference data, daily prices and the job that refreshes them."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from autoindex_pipeline.config import AutoIndexConfig
+from autoindex_pipeline.defs.partitions import trading_day_partitions
+from autoindex_pipeline.defs.prices.assets import build_prices_asset
+from autoindex_pipeline.defs.reference.assets import market_cap_data, universe_assets
+
+PRICES_JOB = "prices_job"
+
+
+def build(config: AutoIndexConfig) -> dg.Definitions:
+    partitions = trading_day_partitions(config.prices.start_date, config.prices.calendar)
+    prices = build_prices_asset(partitions)
+    prices_job = dg.define_asset_job(
+        PRICES_JOB,
+        selection=[universe_assets, prices, market_cap_data],
+        partitions_def=partitions,
+        description="Refresh the universe, daily prices and shares outstanding for a range of sessions.",
+    )
+    return dg.Definitions(assets=[universe_assets, prices, market_cap_data], jobs=[prices_job])

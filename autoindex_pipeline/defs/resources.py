@@ -1,0 +1,64 @@
+"""Resources: configuration, warehouse, providers. Chosen per deployment by configuration and
+environment (definitions.py), never by `if` statements inside assets."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+import dagster as dg
+import sqlalchemy as sa
+from pydantic import PrivateAttr
+
+from autoindex_pipeline.config import AutoIndexConfig, load_config
+from autoindex_pipeline.providers.base import PriceProvider
+from autoindex_pipeline.providers.factory import build_price_provider
+from autoindex_pipeline.warehouse.engine import create_warehouse_engine, safe_url
+from autoindex_pipeline.warehouse.migrate import upgrade
+
+
+class SettingsResource(dg.ConfigurableResource):
+    """The validated autoindex.yaml (universe, providers, strategies)."""
+
+    config_path: str | None = None
+
+    @cached_property
+    def config(self) -> AutoIndexConfig:
+        return load_config(self.config_path)
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The warehouse database. ``url`` may carry a password: pass it as
+    ``dg.EnvVar("AUTOINDEX_DATABASE_URL")`` so it never lands in code or run config."""
+
+    url: str
+    _engine: sa.Engine | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Alembic on start: a run never writes to a schema older than its code.
+        self._engine = create_warehouse_engine(self.url)
+        revision = upgrade(self._engine)
+        if context.log:
+            context.log.debug(f"warehouse {safe_url(self.url)} at revision {revision}")
+
+    @property
+    def engine(self) -> sa.Engine:
+        if self._engine is None:
+            self._engine = create_warehouse_engine(self.url)
+        return self._engine
+
+
+class ProvidersResource(dg.ConfigurableResource):
+    """The configured price/shares providers. API keys come from the environment."""
+
+    settings: SettingsResource
+    twelvedata_api_key: str | None = None
+
+    def _build(self, kind: str) -> PriceProvider:
+        api_key = self.twelvedata_api_key if kind == "twelvedata" else None
+        return build_price_provider(self.settings.config, kind, api_key=api_key)
+
+    def prices(self) -> PriceProvider:
+        return self._build(self.settings.config.providers.prices)
+
+    def shares(self) -> PriceProvider:
+        return self._build(self.settings.config.providers.shares_provider)

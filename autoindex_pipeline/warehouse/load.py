@@ -1,0 +1,210 @@
+"""Bulk, idempotent writes.
+
+Every write runs in ONE transaction: a re-run of a partition replaces exactly the rows it owns,
+and a run killed mid-write (process gone, connection dropped) leaves the previous rows as they
+were, because the database rolls the unfinished transaction back.
+
+PostgreSQL: the frame is streamed with COPY into a temporary staging table, then swapped in with
+DELETE + INSERT ... SELECT. SQLite: DELETE + the DBAPI's executemany. No row-by-row ORM work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import sqlalchemy as sa
+
+from autoindex_pipeline.warehouse import schema
+from autoindex_pipeline.warehouse.engine import is_postgres
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    rows_deleted: int
+    rows_written: int
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _timestamp_text(moment: dt.datetime, postgres: bool) -> str:
+    """UTC timestamp as text in the form each backend's DateTime column reads back: SQLite
+    stores SQLAlchemy's naive ISO form, PostgreSQL gets an explicit offset so the session's
+    TimeZone setting cannot shift it."""
+    text = moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    return text + "+00:00" if postgres else text
+
+
+def _price_rows(frame: pd.DataFrame, ingested_at: str) -> pd.DataFrame:
+    out = pd.DataFrame(
+        {
+            "symbol": frame["symbol"].astype(str),
+            "date": pd.to_datetime(frame["date"]).dt.strftime("%Y-%m-%d"),
+            "open": frame["open"],
+            "high": frame["high"],
+            "low": frame["low"],
+            "close": frame["close"],
+            "volume": frame["volume"],
+            "adj_close": frame["adj_close"] if "adj_close" in frame.columns else float("nan"),
+            "source": frame["source"].astype(str) if "source" in frame.columns else "unknown",
+        }
+    )
+    out["ingested_at"] = ingested_at
+    return out.loc[:, list(schema.PRICE_WRITE_COLUMNS)]
+
+
+def _check_unique(frame: pd.DataFrame, keys: Sequence[str], table: str) -> None:
+    dupes = frame[frame.duplicated(list(keys), keep=False)]
+    if len(dupes):
+        sample = dupes.loc[:, list(keys)].head(5).to_dict("records")
+        raise ValueError(f"{table}: {len(dupes)} rows share a primary key ({', '.join(keys)}), e.g. {sample}")
+
+
+def _copy_into_staging(conn: sa.Connection, table: str, columns: Sequence[str], rows: pd.DataFrame) -> str:
+    """COPY ``rows`` into a transaction-scoped temp copy of ``table``; returns its name."""
+    staging = f"{table}_staging"
+    # pyarrow's CSV writer is several times faster than DataFrame.to_csv on float columns, and
+    # writes NaN as an unquoted empty field, which COPY reads as NULL.
+    buffer = pa.BufferOutputStream()
+    pa_csv.write_csv(
+        pa.Table.from_pandas(rows, preserve_index=False),
+        buffer,
+        pa_csv.WriteOptions(include_header=False, quoting_style="needed"),
+    )
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        cursor.execute(f"CREATE TEMP TABLE {staging} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
+        with cursor.copy(f"COPY {staging} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)") as copy:
+            copy.write(memoryview(buffer.getvalue()))
+    finally:
+        cursor.close()
+    return staging
+
+
+def _delete_scope(conn: sa.Connection, symbols: Sequence[str], start: dt.date, end: dt.date) -> int:
+    table = schema.prices
+    result = conn.execute(
+        table.delete().where(table.c.symbol.in_(list(symbols)), table.c.date.between(start, end))
+    )
+    return result.rowcount or 0
+
+
+def _insert_rows(conn: sa.Connection, rows: pd.DataFrame) -> None:
+    columns = list(schema.PRICE_WRITE_COLUMNS)
+    if is_postgres(conn.engine):
+        staging = _copy_into_staging(conn, "prices", columns, rows)
+        conn.exec_driver_sql(f"INSERT INTO prices ({', '.join(columns)}) SELECT {', '.join(columns)} FROM {staging}")
+    else:
+        placeholders = ", ".join("?" for _ in columns)
+        # sqlite3 binds a float NaN as NULL, so the frame goes in without per-cell conversion.
+        conn.connection.driver_connection.executemany(
+            f"INSERT INTO prices ({', '.join(columns)}) VALUES ({placeholders})",
+            rows.itertuples(index=False, name=None),
+        )
+
+
+def replace_prices(
+    engine: sa.Engine,
+    frame: pd.DataFrame,
+    symbols: Sequence[str],
+    start: dt.date,
+    end: dt.date,
+    ingested_at: dt.datetime | None = None,
+) -> WriteResult:
+    """Make the stored prices of ``symbols`` on ``start..end`` exactly ``frame``.
+
+    Only the (symbols x dates) scope is touched: a symbol the provider failed to deliver must
+    not be in ``symbols``, so its stored rows survive. Rows of ``frame`` outside the scope are
+    an error (they would be written without being owned by this write).
+    """
+    if len(frame):
+        outside = frame[
+            ~frame["symbol"].isin(list(symbols))
+            | (pd.to_datetime(frame["date"]) < pd.Timestamp(start))
+            | (pd.to_datetime(frame["date"]) > pd.Timestamp(end))
+        ]
+        if len(outside):
+            raise ValueError(
+                f"prices: {len(outside)} rows fall outside the write scope "
+                f"({len(symbols)} symbols, {start}..{end}), e.g. {outside.iloc[0][['symbol', 'date']].to_dict()}"
+            )
+    _check_unique(frame, ("symbol", "date"), "prices")
+    rows = _price_rows(frame, _timestamp_text(ingested_at or _utc_now(), is_postgres(engine)))
+    with engine.begin() as conn:
+        deleted = _delete_scope(conn, symbols, start, end) if symbols else 0
+        if len(rows):
+            _insert_rows(conn, rows)
+    return WriteResult(rows_deleted=deleted, rows_written=len(rows))
+
+
+def upsert_shares(engine: sa.Engine, frame: pd.DataFrame, ingested_at: dt.datetime | None = None) -> WriteResult:
+    """Insert or update point-in-time shares outstanding; never deletes history (a provider
+    that only knows today's figure must not erase the figures it told us before)."""
+    if not len(frame):
+        return WriteResult(0, 0)
+    _check_unique(frame, ("symbol", "date"), "market_cap_data")
+    records = pd.DataFrame(
+        {
+            "symbol": frame["symbol"].astype(str),
+            "date": pd.to_datetime(frame["date"]).dt.date,
+            "shares_outstanding": frame["shares_outstanding"].astype(float),
+            "source": frame["source"].astype(str),
+        }
+    )
+    records["ingested_at"] = ingested_at or _utc_now()
+    table = schema.market_cap_data
+    if is_postgres(engine):
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.symbol, table.c.date],
+        set_={c: stmt.excluded[c] for c in ("shares_outstanding", "source", "ingested_at")},
+    )
+    with engine.begin() as conn:
+        conn.execute(stmt, records.to_dict("records"))
+    return WriteResult(0, len(records))
+
+
+def sync_assets(engine: sa.Engine, universe: pd.DataFrame) -> WriteResult:
+    """Upsert the universe into `assets`; symbols that left it are flagged, never deleted
+    (their price history stays queryable)."""
+    table = schema.assets
+    now = _utc_now()
+    records = [
+        {
+            "symbol": row.symbol,
+            "name": row.name,
+            "asset_class": row.asset_class,
+            "sector": row.sector,
+            "is_benchmark": bool(row.is_benchmark),
+            "in_universe": True,
+            "updated_at": now,
+        }
+        for row in universe.itertuples(index=False)
+    ]
+    if is_postgres(engine):
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.symbol],
+        set_={c: stmt.excluded[c] for c in ("name", "asset_class", "sector", "is_benchmark", "in_universe", "updated_at")},
+    )
+    with engine.begin() as conn:
+        retired = conn.execute(
+            table.update()
+            .where(table.c.symbol.not_in(universe["symbol"].tolist()), table.c.in_universe.is_(True))
+            .values(in_universe=False, updated_at=now)
+        ).rowcount
+        if records:
+            conn.execute(stmt, records)
+    return WriteResult(rows_deleted=retired or 0, rows_written=len(records))

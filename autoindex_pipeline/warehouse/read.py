@@ -1,0 +1,100 @@
+"""Reads from the warehouse, returning frames with the same dtypes the providers produce."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import pandas as pd
+import sqlalchemy as sa
+
+from autoindex_pipeline.warehouse import schema
+
+TABLES = {t.name: t for t in schema.metadata.sorted_tables}
+
+
+def _where_range(table: sa.Table, stmt: sa.Select, symbols, start, end) -> sa.Select:  # noqa: ANN001
+    if symbols is not None:
+        stmt = stmt.where(table.c.symbol.in_(list(symbols)))
+    if start is not None:
+        stmt = stmt.where(table.c.date >= pd.Timestamp(start).date())
+    if end is not None:
+        stmt = stmt.where(table.c.date <= pd.Timestamp(end).date())
+    return stmt
+
+
+def read_prices(
+    engine: sa.Engine,
+    symbols: Sequence[str] | None = None,
+    start: dt.date | str | None = None,
+    end: dt.date | str | None = None,
+) -> pd.DataFrame:
+    """Raw stored prices, sorted by (symbol, date); ``date`` as datetime64[ns]."""
+    table = schema.prices
+    stmt = _where_range(table, sa.select(table), symbols, start, end).order_by(table.c.symbol, table.c.date)
+    with engine.connect() as conn:
+        frame = pd.read_sql(stmt, conn)
+    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
+    for col in ("open", "high", "low", "close", "volume", "adj_close"):
+        frame[col] = frame[col].astype("float64")
+    return frame
+
+
+def read_shares(engine: sa.Engine, symbols: Sequence[str] | None = None, end: dt.date | str | None = None) -> pd.DataFrame:
+    """Point-in-time shares outstanding known on or before ``end``."""
+    table = schema.market_cap_data
+    stmt = _where_range(table, sa.select(table), symbols, None, end).order_by(table.c.symbol, table.c.date)
+    with engine.connect() as conn:
+        frame = pd.read_sql(stmt, conn)
+    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
+    return frame
+
+
+def read_assets(engine: sa.Engine) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return pd.read_sql(sa.select(schema.assets).order_by(schema.assets.c.symbol), conn)
+
+
+def price_coverage(engine: sa.Engine, start: dt.date | str, end: dt.date | str) -> pd.DataFrame:
+    """Per stored session in [start, end]: how many symbols have a row, and when the newest
+    of them was ingested. Drives the smart refresh (missing / incomplete / premature days)."""
+    table = schema.prices
+    stmt = (
+        sa.select(
+            table.c.date,
+            sa.func.count().label("symbols"),
+            sa.func.min(table.c.ingested_at).label("first_ingested_at"),
+        )
+        .where(table.c.date.between(pd.Timestamp(start).date(), pd.Timestamp(end).date()))
+        .group_by(table.c.date)
+        .order_by(table.c.date)
+    )
+    with engine.connect() as conn:
+        frame = pd.read_sql(stmt, conn)
+    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
+    frame["first_ingested_at"] = pd.to_datetime(frame["first_ingested_at"], utc=True)
+    return frame
+
+
+def table_counts(engine: sa.Engine) -> dict[str, int]:
+    inspector = sa.inspect(engine)
+    present = set(inspector.get_table_names())
+    with engine.connect() as conn:
+        return {
+            name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+            for name, table in TABLES.items()
+            if name in present
+        }
+
+
+def read_table(engine: sa.Engine, name: str, where: dict[str, object] | None = None) -> pd.DataFrame:
+    """A whole warehouse table (for `autoindex export`), optionally filtered by equality."""
+    if name not in TABLES:
+        raise KeyError(f"unknown table {name!r}; known: {', '.join(sorted(TABLES))}")
+    table = TABLES[name]
+    stmt = sa.select(table)
+    for column, value in (where or {}).items():
+        stmt = stmt.where(table.c[column] == value)
+    pk = [c for c in table.primary_key.columns]
+    with engine.connect() as conn:
+        return pd.read_sql(stmt.order_by(*pk), conn)
