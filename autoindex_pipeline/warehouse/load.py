@@ -144,21 +144,41 @@ def replace_prices(
 
 
 def upsert_shares(engine: sa.Engine, frame: pd.DataFrame, ingested_at: dt.datetime | None = None) -> WriteResult:
-    """Insert or update point-in-time shares outstanding; never deletes history (a provider
-    that only knows today's figure must not erase the figures it told us before)."""
+    """Insert new and changed point-in-time shares outstanding; never deletes history (a
+    provider that only knows today's figure must not erase the figures it told us before).
+
+    Rows whose figure is already stored unchanged are skipped, so a daily refresh that re-reads
+    the whole history writes only what is new, and ``ingested_at`` says when a figure was first
+    (or last differently) seen."""
     if not len(frame):
         return WriteResult(0, 0)
     _check_unique(frame, ("symbol", "date"), "market_cap_data")
     records = pd.DataFrame(
         {
             "symbol": frame["symbol"].astype(str),
-            "date": pd.to_datetime(frame["date"]).dt.date,
+            "date": pd.to_datetime(frame["date"]).astype("datetime64[ns]"),
             "shares_outstanding": frame["shares_outstanding"].astype(float),
             "source": frame["source"].astype(str),
         }
     )
-    records["ingested_at"] = ingested_at or _utc_now()
     table = schema.market_cap_data
+    with engine.connect() as conn:
+        stored = pd.read_sql(
+            sa.select(table.c.symbol, table.c.date, table.c.shares_outstanding, table.c.source).where(
+                table.c.symbol.in_(records["symbol"].unique().tolist())
+            ),
+            conn,
+        )
+    stored["date"] = pd.to_datetime(stored["date"]).astype("datetime64[ns]")
+    merged = records.merge(stored, on=["symbol", "date"], how="left", suffixes=("", "_stored"))
+    changed = merged[
+        (merged["shares_outstanding"] != merged["shares_outstanding_stored"]) | (merged["source"] != merged["source_stored"])
+    ]
+    if changed.empty:
+        return WriteResult(0, 0)
+    rows = changed.loc[:, ["symbol", "date", "shares_outstanding", "source"]].assign(
+        date=lambda f: f["date"].dt.date, ingested_at=ingested_at or _utc_now()
+    )
     if is_postgres(engine):
         from sqlalchemy.dialects.postgresql import insert
     else:
@@ -169,8 +189,8 @@ def upsert_shares(engine: sa.Engine, frame: pd.DataFrame, ingested_at: dt.dateti
         set_={c: stmt.excluded[c] for c in ("shares_outstanding", "source", "ingested_at")},
     )
     with engine.begin() as conn:
-        conn.execute(stmt, records.to_dict("records"))
-    return WriteResult(0, len(records))
+        conn.execute(stmt, rows.to_dict("records"))
+    return WriteResult(0, len(rows))
 
 
 def sync_assets(engine: sa.Engine, universe: pd.DataFrame) -> WriteResult:

@@ -155,3 +155,13 @@ def test_assets_sync_flags_leavers_without_deleting(engine):
     stored = read.read_assets(engine).set_index("symbol")
     assert result.rows_deleted == 1
     assert bool(stored.loc["AAA", "in_universe"]) is False and bool(stored.loc["SPY", "is_benchmark"]) is True
+
+
+def test_shares_upsert_skips_unchanged_rows(engine):
+    frame = pd.DataFrame({"symbol": ["AAA", "BBB"], "date": pd.to_datetime(["2024-01-02", "2024-01-02"]),
+                          "shares_outstanding": [100.0, 200.0], "source": "test"})
+    assert load.upsert_shares(engine, frame).rows_written == 2
+    assert load.upsert_shares(engine, frame).rows_written == 0
+    frame.loc[1, "shares_outstanding"] = 201.0
+    assert load.upsert_shares(engine, frame).rows_written == 1
+    assert read.read_shares(engine)["shares_outstanding"].tolist() == [100.0, 201.0]
