@@ -12,6 +12,8 @@ they come from the environment (see ``SECRET_ENV_VARS``).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import os
 from functools import cached_property
 from pathlib import Path
@@ -126,19 +128,34 @@ class StrategyConfig(_Strict):
     momentum_lookback: PositiveInt = 20
     vol_lookback: PositiveInt = 60
     max_forward_fill_days: Annotated[int, Field(ge=0)] = 2
-    min_daily_return: Annotated[float, Field(ge=-1, le=0)] = -0.5
+    min_daily_return: Annotated[float, Field(gt=-1, le=0)] = -0.5
     max_daily_return: Annotated[float, Field(ge=0)] = 0.5
     max_asset_weight: Annotated[float, Field(gt=0, le=1)] | None = None
     transaction_cost_bps: NonNegativeFloat = 0.0
     risk_free_rate: float = 0.05
-    sentiment_tilt: float = 0.0
+    sentiment_tilt: Annotated[float, Field(ge=-1, le=1)] = 0.0
     sentiment_window_days: PositiveInt = 7
     daily_drop_threshold: Annotated[float, Field(lt=0)] = -0.01
+
+    def canonical_json(self) -> str:
+        """Every parameter, defaults included, in a stable order: what the version hashes."""
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+    @property
+    def version(self) -> str:
+        """Content hash of the parameters: a changed config is a new version beside the old
+        rows, never a silent rewrite of history."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:12]
 
     @model_validator(mode="after")
     def _weights_sum_positive(self) -> StrategyConfig:
         if self.momentum_weight + self.market_cap_weight + self.risk_parity_weight <= 0:
             raise ValueError("momentum_weight + market_cap_weight + risk_parity_weight must be > 0")
+        if self.min_history > self.vol_lookback:
+            raise ValueError(
+                f"min_history ({self.min_history}) must be <= vol_lookback ({self.vol_lookback}): "
+                "no asset could ever be eligible"
+            )
         return self
 
 

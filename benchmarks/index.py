@@ -57,7 +57,8 @@ def main() -> None:
     symbols = list(closes.columns)
     config = StrategyConfig(rebalance_frequency="weekly", start_date=sessions[0].date())
     rng = np.random.default_rng(args.seed + 1)
-    shares_long = pd.DataFrame({"symbol": symbols, "date": sessions[0], "shares_outstanding": rng.uniform(1e7, 1e9, len(symbols))})
+    known = rng.uniform(1e7, 1e9, len(symbols))
+    shares_long = pd.DataFrame({"symbol": symbols, "date": sessions[0], "shares_outstanding": known})
 
     clean = cleaning.clean_closes(closes, config.max_forward_fill_days)
     returns = cleaning.daily_returns(clean, config.min_daily_return, config.max_daily_return)
