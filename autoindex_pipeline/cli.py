@@ -26,6 +26,8 @@ from autoindex_pipeline.warehouse.migrate import upgrade
 # Dagster's documented run tags for a single run over a partition range.
 PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
 PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
+INDEX_ASSETS = {"strategy_configs", "allocations", "index_values", "risk_metrics"}
+PRICE_ASSETS = {"assets", "prices", "market_cap_data"}
 EMBEDDED_INSTANCE_YAML = Path(__file__).parent / "data" / "dagster_embedded.yaml"
 
 
@@ -99,6 +101,19 @@ def run_prices_job(
     )
 
 
+def run_index_job(config: AutoIndexConfig, config_path: str | None, instance=None):  # noqa: ANN001, ANN201
+    """One run of the index job: strategy configs, then allocations, index values, metrics."""
+    from autoindex_pipeline.definitions import build_definitions
+    from autoindex_pipeline.defs.strategy.definitions import INDEX_JOB
+
+    job = build_definitions(config_path).resolve_job_def(INDEX_JOB)
+    return job.execute_in_process(
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        instance=instance or dagster_instance(config),
+        raise_on_error=False,
+    )
+
+
 def _report_run(result) -> None:  # noqa: ANN001
     if result.success:
         return
@@ -141,12 +156,49 @@ def summary_text(config: AutoIndexConfig, elapsed: float | None = None) -> str:
         ": " + ", ".join(f"{r.symbol} {r.date.date()} ({r.reason})" for r in invalid.head(5).itertuples()) if len(invalid) else ""
     ))
     lines.append(f"  duplicates     {len(dupes)}")
+    lines.extend(index_summary_lines(engine, config))
     if elapsed is not None:
         lines.append(f"elapsed          {elapsed:.1f} s")
     lines.append("next")
     lines.append(f"  UI             DAGSTER_HOME={os.environ.get('DAGSTER_HOME', '<data_dir>/dagster_home')} dagster dev  ->  http://127.0.0.1:3000")
     lines.append("  export         autoindex export prices --format csv --output prices.csv")
     return "\n".join(lines)
+
+
+def index_summary_lines(engine, config: AutoIndexConfig) -> list[str]:  # noqa: ANN001
+    """Final level and headline metrics of each strategy's current version, beside the benchmark."""
+    from autoindex_pipeline.domain import metrics
+    from autoindex_pipeline.warehouse.read import read_table
+
+    index = read_table(engine, "index_values")
+    if index.empty:
+        return []
+    lines = ["index (base 100)"]
+    header = f"  {'':<34}{'level':>9}{'total':>9}{'CAGR':>8}{'Sharpe':>8}{'max DD':>9}"
+    lines.append(header)
+    bench_row = None
+    for name, strat in config.strategies.items():
+        rows = index[(index["strategy"] == name) & (index["version"] == strat.version)].sort_values("date")
+        if rows.empty:
+            continue
+        returns = rows["daily_return"].iloc[1:]
+        lines.append(_metric_line(f"{name} (from {rows['date'].iloc[0]})", rows["level"].iloc[-1], returns, strat.risk_free_rate, metrics))
+        if bench_row is None and rows["benchmark_level"].notna().any():
+            bench_row = (rows["benchmark_level"].iloc[-1], rows["benchmark_return"].iloc[1:], strat.risk_free_rate)
+    if bench_row is not None:
+        lines.append(_metric_line(f"benchmark {config.universe.benchmark}", bench_row[0], bench_row[1], bench_row[2], metrics))
+    return lines
+
+
+def _metric_line(label: str, level: float, returns: pd.Series, rf: float, metrics) -> str:  # noqa: ANN001
+    def pct(x: float) -> str:
+        return "n/a" if pd.isna(x) else f"{x:.1%}"
+
+    sharpe = metrics.sharpe(returns, rf)
+    return (
+        f"  {label:<34}{level:>9.2f}{pct(level / 100 - 1):>9}{pct(metrics.cagr(returns)):>8}"
+        f"{'n/a' if pd.isna(sharpe) else f'{sharpe:.2f}':>8}{pct(metrics.max_drawdown(returns)):>9}"
+    )
 
 
 @click.group()
@@ -169,8 +221,8 @@ def demo(years: float, config_path: str | None) -> None:
         _fail(f"no sessions between {start} and {end.date()} (prices.start_date is {config.prices.start_date})")
     click.echo(f"building {len(sessions)} sessions ({sessions[0].date()} .. {sessions[-1].date()}) "
                f"for {len(config.symbols)} symbols from the '{config.providers.prices}' provider")
-    result = run_prices_job(config, config_path, sessions[0], sessions[-1])
-    _report_run(result)
+    _report_run(run_prices_job(config, config_path, sessions[0], sessions[-1]))
+    _report_run(run_index_job(config, config_path))
     click.echo(summary_text(config, time.monotonic() - started))
 
 
@@ -194,6 +246,9 @@ def run(config_path: str | None, start: str | None, end: str | None, refresh: st
     if refresh == "targeted" and not symbol_list and not (start or end):
         _fail("--refresh targeted needs --symbols and/or --start/--end")
     selection = [s.strip() for s in select.split(",")] if select else None
+    unknown = sorted(set(selection or []) - PRICE_ASSETS - INDEX_ASSETS)
+    if unknown:
+        _fail(f"--select names unknown assets {unknown}; known: {sorted(PRICE_ASSETS | INDEX_ASSETS)}")
     ranges: list[RefreshRange]
     if refresh == "smart":
         ranges = plan_smart_refresh(config, sessions)
@@ -203,8 +258,13 @@ def run(config_path: str | None, start: str | None, end: str | None, refresh: st
         ranges = [RefreshRange(sessions[0], sessions[-1], len(sessions), refresh)]
     for rng in ranges:
         click.echo(f"{refresh} refresh: {rng.start.date()} .. {rng.end.date()} ({rng.sessions} sessions, {rng.reason})")
-        result = run_prices_job(config, config_path, rng.start, rng.end, symbols=symbol_list, select=selection)
+        price_selection = [a for a in selection if a in PRICE_ASSETS] if selection else None
+        if selection and not price_selection:
+            break
+        result = run_prices_job(config, config_path, rng.start, rng.end, symbols=symbol_list, select=price_selection)
         _report_run(result)
+    if selection is None or set(selection) & INDEX_ASSETS:
+        _report_run(run_index_job(config, config_path))
     click.echo(summary_text(config, time.monotonic() - started))
 
 
@@ -223,8 +283,9 @@ def plan_smart_refresh(config: AutoIndexConfig, sessions: pd.DatetimeIndex) -> l
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None)
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False), default=None, help="File to write (default: stdout for csv).")
-def export(table: str, config_path: str | None, fmt: str, output: str | None) -> None:
-    """Export a warehouse table (assets, prices, market_cap_data, ...)."""
+@click.option("--strategy", default=None, help="Only this strategy's current config version (strategy tables).")
+def export(table: str, config_path: str | None, fmt: str, output: str | None, strategy: str | None) -> None:
+    """Export a warehouse table (prices, allocations, index_values, risk_metrics, ...)."""
     from autoindex_pipeline.warehouse.read import TABLES, read_table
 
     config = _load(config_path)
@@ -232,7 +293,16 @@ def export(table: str, config_path: str | None, fmt: str, output: str | None) ->
         _fail(f"unknown table {table!r}; known: {', '.join(sorted(TABLES))}")
     engine = create_warehouse_engine(config.database_url())
     upgrade(engine)
-    frame = read_table(engine, table)
+    where = None
+    if strategy is not None:
+        if strategy not in config.strategies:
+            _fail(f"unknown strategy {strategy!r}; configured: {', '.join(config.strategies)}")
+        if "strategy" not in TABLES[table].c:
+            _fail(f"--strategy applies to strategy tables, not {table}")
+        where = {"strategy": strategy}
+        if "version" in TABLES[table].c and table != "strategy_configs":
+            where["version"] = config.strategies[strategy].version
+    frame = read_table(engine, table, where)
     if fmt == "parquet":
         if not output:
             _fail("--format parquet needs --output")

@@ -12,6 +12,7 @@ import dagster as dg
 
 from autoindex_pipeline.config import DATABASE_URL_ENV_VAR, SECRET_ENV_VARS, AutoIndexConfig, load_config
 from autoindex_pipeline.defs.prices import definitions as prices_defs
+from autoindex_pipeline.defs.strategy import definitions as strategy_defs
 from autoindex_pipeline.defs.resources import ProvidersResource, SettingsResource, WarehouseResource
 
 EXECUTOR_ENV_VAR = "AUTOINDEX_EXECUTOR"
@@ -45,6 +46,7 @@ def build_definitions(config_path: str | None = None) -> dg.Definitions:
     config = load_config(config_path)
     return dg.Definitions.merge(
         prices_defs.build(config),
+        strategy_defs.build(),
         dg.Definitions(resources=build_resources(config, config_path), executor=_executor()),
     )
 

@@ -87,6 +87,8 @@ def write_config(tmp_path: Path, **overrides: object) -> Path:
     raw["universe"]["file"] = str(DEFAULT_CONFIG_PATH.parent / "universe.csv")
     raw["universe"]["symbols"] = TEST_SYMBOLS
     raw["storage"]["data_dir"] = str(tmp_path / "data")
+    # The packaged example strategies cap weights at 5%, infeasible on a 13-symbol universe.
+    raw["strategies"] = {"default": raw["strategies"]["default"]}
 
     def merge(base: dict, extra: dict) -> dict:
         for key, value in extra.items():

@@ -55,3 +55,78 @@ market_cap_data = sa.Table(
 
 PRICE_WRITE_COLUMNS = ("symbol", "date", "open", "high", "low", "close", "volume", "adj_close", "source", "ingested_at")
 SHARES_WRITE_COLUMNS = ("symbol", "date", "shares_outstanding", "source", "ingested_at")
+
+# --- strategy, index and metrics (methodology sections 3-8) ---------------------------------
+# Every row names the strategy and the content hash of the config that produced it, so a config
+# change is a new version beside the old rows, never a silent rewrite of history.
+
+strategy_configs = sa.Table(
+    "strategy_configs",
+    metadata,
+    sa.Column("strategy", sa.String(64), primary_key=True),
+    sa.Column("version", sa.String(16), primary_key=True),
+    sa.Column("config", sa.Text, nullable=False),
+    sa.Column("is_current", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+allocations = sa.Table(
+    "allocations",
+    metadata,
+    sa.Column("strategy", sa.String(64), primary_key=True),
+    sa.Column("version", sa.String(16), primary_key=True),
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("symbol", sa.String(16), primary_key=True),
+    sa.Column("weight", sa.Float, nullable=False),
+    sa.Column("momentum_weight", sa.Float, nullable=False),
+    sa.Column("market_cap_weight", sa.Float, nullable=False),
+    sa.Column("risk_parity_weight", sa.Float, nullable=False),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+index_values = sa.Table(
+    "index_values",
+    metadata,
+    sa.Column("strategy", sa.String(64), primary_key=True),
+    sa.Column("version", sa.String(16), primary_key=True),
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("level", sa.Float, nullable=False),
+    sa.Column("daily_return", sa.Float),
+    sa.Column("turnover", sa.Float),
+    sa.Column("cost", sa.Float),
+    sa.Column("is_rebalance", sa.Boolean, nullable=False),
+    sa.Column("benchmark_level", sa.Float),
+    sa.Column("benchmark_return", sa.Float),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+index_state = sa.Table(
+    "index_state",
+    metadata,
+    sa.Column("strategy", sa.String(64), primary_key=True),
+    sa.Column("version", sa.String(16), primary_key=True),
+    sa.Column("date", sa.Date, nullable=False),
+    sa.Column("level", sa.Float, nullable=False),
+    sa.Column("benchmark_level", sa.Float),
+    sa.Column("holdings", sa.Text, nullable=False),
+    # Newest prices.ingested_at the computation saw: rows ingested later (a backfill of an
+    # old partition) mark the dates from which allocations and the index must be recomputed.
+    sa.Column("prices_watermark", sa.DateTime(timezone=True)),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+RISK_METRIC_COLUMNS = (
+    "total_return", "cagr", "volatility", "sharpe", "sortino", "max_drawdown", "current_drawdown",
+    "calmar", "beta", "correlation", "tracking_error", "information_ratio", "var_95", "win_rate",
+)
+
+risk_metrics = sa.Table(
+    "risk_metrics",
+    metadata,
+    sa.Column("strategy", sa.String(64), primary_key=True),
+    sa.Column("version", sa.String(16), primary_key=True),
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("n_returns", sa.Integer, nullable=False),
+    *(sa.Column(name, sa.Float) for name in RISK_METRIC_COLUMNS),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+)

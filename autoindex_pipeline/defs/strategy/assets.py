@@ -1,0 +1,74 @@
+"""Strategies, allocations, index values and risk metrics (methodology sections 3-8).
+
+Not partitioned by day: an index level at D depends on every session before it. The three
+tables are computed together from warehouse state (``compute.index_builder``) in one
+transaction, incrementally when only new sessions arrived, in full when an old price partition
+was re-materialized.
+"""
+
+import dagster as dg
+
+from autoindex_pipeline.compute.index_builder import sync_strategy_configs, update_strategy
+from autoindex_pipeline.defs.reference.assets import market_cap_data
+from autoindex_pipeline.defs.resources import SettingsResource, WarehouseResource
+from autoindex_pipeline.domain.strategy import NoEligibleAssetsError, StrategyConfigError
+
+
+@dg.asset(name="strategy_configs", group_name="strategy", kinds={"sql"})
+def strategy_configs(settings: SettingsResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Every named strategy in autoindex.yaml under its content-hash version. Changing a
+    strategy's parameters adds a version; rows computed under the old one stay as they were."""
+    stored = sync_strategy_configs(warehouse.engine, settings.config)
+    current = stored[stored["is_current"].astype(bool)]
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(stored),
+            "current_versions": dg.MetadataValue.md(
+                current.loc[:, ["strategy", "version", "created_at"]].to_markdown(index=False)
+            ),
+        }
+    )
+
+
+INDEX_SPECS = [
+    dg.AssetSpec("allocations", group_name="strategy", kinds={"sql"},
+                 description="Target weights at every rebalance date with each sleeve's contribution."),
+    dg.AssetSpec("index_values", group_name="strategy", kinds={"sql"},
+                 description="Daily index level from base 100, beside the benchmark rebased to 100."),
+    dg.AssetSpec("risk_metrics", group_name="strategy", kinds={"sql"},
+                 description="Risk and performance metrics as of each date, from the base date."),
+]
+
+
+@dg.multi_asset(
+    specs=[spec.replace_attributes(deps=["prices", market_cap_data, strategy_configs]) for spec in INDEX_SPECS],
+    name="index_assets",
+)
+def index_assets(
+    context: dg.AssetExecutionContext, settings: SettingsResource, warehouse: WarehouseResource
+):
+    """Bring every configured strategy up to the newest stored session."""
+    config = settings.config
+    reports = []
+    for name in config.strategies:
+        try:
+            report = update_strategy(warehouse.engine, config, name)
+        except (StrategyConfigError, NoEligibleAssetsError) as exc:
+            raise dg.Failure(description=f"strategy {name!r}: {exc}") from None
+        context.log.info(
+            f"{name} v{report.version}: {report.mode}; {report.index_rows} index rows to "
+            f"{report.last_date.date() if report.last_date is not None else '-'}, level {report.final_level}"
+        )
+        reports.append(report)
+    table = "\n".join(
+        f"| {r.strategy} | {r.version} | {r.mode} | {r.last_date.date() if r.last_date is not None else ''} "
+        f"| {'' if r.final_level is None else f'{r.final_level:.4f}'} |"
+        for r in reports
+    )
+    summary = dg.MetadataValue.md("| strategy | version | mode | last date | level |\n|---|---|---|---|---|\n" + table)
+    yield dg.MaterializeResult(asset_key="allocations", metadata={
+        "dagster/row_count": sum(r.allocation_rows for r in reports), "strategies": summary})
+    yield dg.MaterializeResult(asset_key="index_values", metadata={
+        "dagster/row_count": sum(r.index_rows for r in reports), "strategies": summary})
+    yield dg.MaterializeResult(asset_key="risk_metrics", metadata={
+        "dagster/row_count": sum(r.metric_rows for r in reports)})

@@ -1,0 +1,16 @@
+"""The strategy domain: configs, allocations, index values, risk metrics."""
+
+import dagster as dg
+
+from autoindex_pipeline.defs.strategy.assets import index_assets, strategy_configs
+
+INDEX_JOB = "index_job"
+
+
+def build() -> dg.Definitions:
+    index_job = dg.define_asset_job(
+        INDEX_JOB,
+        selection=[strategy_configs, index_assets],
+        description="Sync strategy configs and extend allocations, index values and risk metrics.",
+    )
+    return dg.Definitions(assets=[strategy_configs, index_assets], jobs=[index_job])

@@ -1,0 +1,164 @@
+"""Allocations, index values and risk metrics materialized from stored prices in a real Dagster
+instance, on SQLite and on PostgreSQL: several strategies, versions, incremental = full,
+backfills recompute, and the CLI export."""
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from autoindex_pipeline.cli import main, run_index_job, run_prices_job
+from autoindex_pipeline.config import load_config
+from autoindex_pipeline.domain.calendar import sessions_between
+from autoindex_pipeline.warehouse.engine import create_warehouse_engine
+from autoindex_pipeline.warehouse.read import read_table
+from autoindex_pipeline_tests.conftest import write_config
+from autoindex_pipeline_tests.integration.test_prices_pipeline import stack  # noqa: F401 - fixture
+
+START, END = pd.Timestamp("2025-01-02"), pd.Timestamp("2025-06-30")
+STRATEGIES = {
+    "default": {},
+    "capped_monthly": {"momentum_weight": 0.6, "market_cap_weight": 0.0, "risk_parity_weight": 0.4,
+                       "rebalance_frequency": "monthly", "max_asset_weight": 0.2, "transaction_cost_bps": 10},
+}
+
+
+def _config(tmp_path, **extra):
+    path = write_config(tmp_path, prices={"start_date": "2024-10-01"}, strategies=STRATEGIES, **extra)
+    return str(path), load_config(path)
+
+
+def _index(engine, strategy="default"):
+    frame = read_table(engine, "index_values", {"strategy": strategy})
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame.sort_values("date").reset_index(drop=True)
+
+
+def test_index_for_two_strategies_from_stored_prices(stack, tmp_path):  # noqa: F811
+    _, _, instance = stack
+    path, config = _config(tmp_path)
+    assert run_prices_job(config, path, pd.Timestamp("2024-10-01"), END, instance=instance).success
+    result = run_index_job(config, path, instance=instance)
+    assert result.success
+    engine = create_warehouse_engine(config.database_url())
+    for name, strat in config.strategies.items():
+        index = _index(engine, name)
+        assert set(index["version"]) == {strat.version}
+        assert index["level"].iloc[0] == 100.0 and index["benchmark_level"].iloc[0] == 100.0
+        assert index["date"].isin(sessions_between(index["date"].iloc[0], END)).all()
+        assert len(index) == len(sessions_between(index["date"].iloc[0], END))
+        allocations = read_table(engine, "allocations", {"strategy": name})
+        sums = allocations.groupby("date")["weight"].sum()
+        assert np.allclose(sums, 1.0, atol=1e-12)
+        assert "SPY" not in set(allocations["symbol"])  # the benchmark is never a constituent
+        parts = allocations[["momentum_weight", "market_cap_weight", "risk_parity_weight"]].sum(axis=1)
+        assert np.allclose(parts, allocations["weight"], atol=1e-12)
+        metrics = read_table(engine, "risk_metrics", {"strategy": name})
+        assert len(metrics) == len(index)
+        assert metrics.sort_values("date")["sharpe"].iloc[:19].isna().all()  # < 20 returns: NULL, not 0
+        assert metrics.sort_values("date")["sharpe"].iloc[-1] == metrics.sort_values("date")["sharpe"].iloc[-1]  # not NaN
+    capped = read_table(engine, "allocations", {"strategy": "capped_monthly"})
+    assert capped["weight"].max() <= 0.2 + 1e-12
+    rebalances = pd.DatetimeIndex(sorted(set(pd.to_datetime(capped["date"]))))
+    first_sessions = sessions_between("2024-10-01", END).to_series().groupby(lambda d: (d.year, d.month)).min()
+    assert set(rebalances) <= set(first_sessions)  # monthly: first session of each month only
+    assert len(rebalances) >= 7
+
+
+def test_daily_incremental_extension_equals_a_full_recompute(stack, tmp_path):  # noqa: F811
+    _, _, instance = stack
+    path, config = _config(tmp_path)
+    sessions = sessions_between("2024-10-01", END)
+    cut = sessions[-8]
+    assert run_prices_job(config, path, sessions[0], cut, instance=instance).success
+    assert run_index_job(config, path, instance=instance).success
+    for day in sessions[sessions > cut]:  # the scheduled daily run, seven times
+        assert run_prices_job(config, path, day, day, instance=instance).success
+        result = run_index_job(config, path, instance=instance)
+        assert result.success
+    engine = create_warehouse_engine(config.database_url())
+    incremental = {name: _index(engine, name) for name in config.strategies}
+    logs = "\n".join(str(e.message) for e in instance.all_logs(result.run_id))
+    assert "incremental" in logs
+
+    with engine.begin() as conn:  # forget the state: the next run recomputes everything
+        for table in ("index_state", "index_values", "allocations", "risk_metrics"):
+            conn.execute(sa.text(f"DELETE FROM {table}"))
+    assert run_index_job(config, path, instance=instance).success
+    for name in config.strategies:
+        full = _index(engine, name)
+        assert len(full) == len(incremental[name])
+        np.testing.assert_allclose(incremental[name]["level"], full["level"], rtol=0, atol=1e-9)
+        np.testing.assert_allclose(incremental[name]["benchmark_level"], full["benchmark_level"], rtol=0, atol=1e-9)
+
+
+def test_backfilling_an_old_partition_recomputes_what_depends_on_it(stack, tmp_path):  # noqa: F811
+    _, _, instance = stack
+    path, config = _config(tmp_path)
+    assert run_prices_job(config, path, pd.Timestamp("2024-10-01"), END, instance=instance).success
+    assert run_index_job(config, path, instance=instance).success
+    engine = create_warehouse_engine(config.database_url())
+    before = _index(engine)
+    # A provider correction of an old session, as a re-materialized partition writes it: the
+    # stored rows change and carry a newer ingested_at.
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE prices SET close = close * 1.05, ingested_at = :now WHERE date = '2025-03-03' AND symbol = 'AAPL'"),
+            {"now": dt.datetime.now(dt.UTC)},
+        )
+    result = run_index_job(config, path, instance=instance)
+    assert result.success
+    logs = "\n".join(str(e.message) for e in instance.all_logs(result.run_id))
+    assert "full (prices changed from 2025-03-03)" in logs
+    after = _index(engine)
+    changed = after.loc[after["level"].sub(before["level"]).abs() > 1e-12, "date"]
+    assert len(changed) and changed.min() >= pd.Timestamp("2025-03-03")  # nothing before it moved
+
+
+def test_a_changed_config_is_a_new_version_beside_the_old_rows(stack, tmp_path):  # noqa: F811
+    _, _, instance = stack
+    path, config = _config(tmp_path)
+    assert run_prices_job(config, path, pd.Timestamp("2024-10-01"), END, instance=instance).success
+    assert run_index_job(config, path, instance=instance).success
+    old_version = config.strategies["default"].version
+    new_path, new_config = _config(tmp_path, **{})
+    changed = write_config(tmp_path, prices={"start_date": "2024-10-01"},
+                           strategies={**STRATEGIES, "default": {"transaction_cost_bps": 25}})
+    new_config = load_config(changed)
+    assert run_index_job(new_config, str(changed), instance=instance).success
+    engine = create_warehouse_engine(config.database_url())
+    versions = read_table(engine, "strategy_configs", {"strategy": "default"})
+    assert set(versions["version"]) == {old_version, new_config.strategies["default"].version}
+    assert versions.set_index("version").loc[old_version, "is_current"] in (False, 0)
+    index = read_table(engine, "index_values", {"strategy": "default"})
+    assert set(index["version"]) == {old_version, new_config.strategies["default"].version}
+
+
+def test_no_eligible_asset_is_a_clear_failure(stack, tmp_path):  # noqa: F811
+    _, _, instance = stack
+    path, config = _config(tmp_path, universe={"symbols": ["AAPL", "MSFT"]})
+    # Ten sessions of prices: no asset reaches min_history = 20 valid returns.
+    assert run_prices_job(config, path, pd.Timestamp("2025-06-02"), pd.Timestamp("2025-06-13"), instance=instance).success
+    result = run_index_job(config, path, instance=instance)
+    assert not result.success
+    message = next(e for e in result.all_events if e.is_step_failure).event_specific_data.error.message
+    assert "no rebalance date" in message.lower() or "eligible" in message.lower()
+    assert read_table(create_warehouse_engine(config.database_url()), "index_values").empty
+
+
+def test_export_one_strategy(tmp_path, monkeypatch):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.delenv("AUTOINDEX_DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    path, config = _config(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(main, ["run", "--config", path, "--start", "2024-10-01", "--end", "2025-03-31"]).exit_code == 0
+    out = tmp_path / "idx.csv"
+    result = runner.invoke(main, ["export", "index_values", "--strategy", "capped_monthly", "--config", path, "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    exported = pd.read_csv(out)
+    assert set(exported["strategy"]) == {"capped_monthly"} and exported["level"].iloc[0] == 100.0
+    bad = runner.invoke(main, ["export", "index_values", "--strategy", "nope", "--config", path])
+    assert bad.exit_code == 2 and "unknown strategy" in bad.output
