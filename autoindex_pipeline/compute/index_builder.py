@@ -142,7 +142,13 @@ def update_strategy(engine: sa.Engine, config: AutoIndexConfig, name: str) -> Up
     if full:
         report.mode = "full" if state_row is None else f"full (prices changed from {dirty_from.date()})"
         targets = strategy.target_weights(clean, returns, shares, strat, candidate_dates, benchmark=benchmark)
-        d0 = strategy.base_date(targets, candidate_dates, start)
+        try:
+            d0 = strategy.base_date(targets, candidate_dates, start)
+        except strategy.NoEligibleAssetsError as exc:
+            # Not an error of the pipeline: too little history yet. Say so, write nothing.
+            report.mode = "no eligible asset"
+            report.notes.append(str(exc))
+            return report
         daily, final_state = compute_index(returns, targets, d0, strat.transaction_cost_bps)
         bench = benchmark_levels(returns[benchmark], d0) if benchmark in returns else None
         history = None

@@ -136,16 +136,28 @@ def test_a_changed_config_is_a_new_version_beside_the_old_rows(stack, tmp_path):
     assert set(index["version"]) == {old_version, new_config.strategies["default"].version}
 
 
-def test_no_eligible_asset_is_a_clear_failure(stack, tmp_path):  # noqa: F811
+def test_no_eligible_asset_is_a_clear_message_and_no_rows(stack, tmp_path):  # noqa: F811
     _, _, instance = stack
     path, config = _config(tmp_path, universe={"symbols": ["AAPL", "MSFT"]})
     # Ten sessions of prices: no asset reaches min_history = 20 valid returns.
     assert run_prices_job(config, path, pd.Timestamp("2025-06-02"), pd.Timestamp("2025-06-13"), instance=instance).success
     result = run_index_job(config, path, instance=instance)
+    assert result.success
+    warnings = [str(e.message) for e in instance.all_logs(result.run_id) if "eligible" in str(e.message)]
+    assert warnings, "the run must say why there is no index"
+    meta = result.asset_materializations_for_node("index_assets")[1].metadata
+    assert "no eligible asset" in meta["strategies"].value
+    assert read_table(create_warehouse_engine(config.database_url()), "index_values").empty
+
+
+def test_an_infeasible_cap_fails_naming_the_key(stack, tmp_path):  # noqa: F811
+    _, _, instance = stack
+    path, config = _config(tmp_path, strategies={"capped_monthly": {"max_asset_weight": 0.05}})
+    assert run_prices_job(config, path, pd.Timestamp("2024-10-01"), pd.Timestamp("2025-01-31"), instance=instance).success
+    result = run_index_job(config, path, instance=instance)
     assert not result.success
     message = next(e for e in result.all_events if e.is_step_failure).event_specific_data.error.message
-    assert "no rebalance date" in message.lower() or "eligible" in message.lower()
-    assert read_table(create_warehouse_engine(config.database_url()), "index_values").empty
+    assert "max_asset_weight" in message and "capped_monthly" in message
 
 
 def test_export_one_strategy(tmp_path, monkeypatch):

@@ -11,7 +11,7 @@ import dagster as dg
 from autoindex_pipeline.compute.index_builder import sync_strategy_configs, update_strategy
 from autoindex_pipeline.defs.reference.assets import market_cap_data
 from autoindex_pipeline.defs.resources import SettingsResource, WarehouseResource
-from autoindex_pipeline.domain.strategy import NoEligibleAssetsError, StrategyConfigError
+from autoindex_pipeline.domain.strategy import StrategyConfigError
 
 
 @dg.asset(name="strategy_configs", group_name="strategy", kinds={"sql"})
@@ -53,15 +53,17 @@ def index_assets(
     for name in config.strategies:
         try:
             report = update_strategy(warehouse.engine, config, name)
-        except (StrategyConfigError, NoEligibleAssetsError) as exc:
+        except StrategyConfigError as exc:
             raise dg.Failure(description=f"strategy {name!r}: {exc}") from None
+        for note in report.notes:
+            context.log.warning(f"{name}: {note}")
         context.log.info(
             f"{name} v{report.version}: {report.mode}; {report.index_rows} index rows to "
             f"{report.last_date.date() if report.last_date is not None else '-'}, level {report.final_level}"
         )
         reports.append(report)
     table = "\n".join(
-        f"| {r.strategy} | {r.version} | {r.mode} | {r.last_date.date() if r.last_date is not None else ''} "
+        f"| {r.strategy} | {r.version} | {r.mode}{': ' + '; '.join(r.notes) if r.notes else ''} | {r.last_date.date() if r.last_date is not None else ''} "
         f"| {'' if r.final_level is None else f'{r.final_level:.4f}'} |"
         for r in reports
     )
