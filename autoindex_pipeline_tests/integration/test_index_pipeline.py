@@ -25,8 +25,9 @@ STRATEGIES = {
 }
 
 
-def _config(tmp_path, **extra):
-    path = write_config(tmp_path, prices={"start_date": "2024-10-01"}, strategies=STRATEGIES, **extra)
+def _config(tmp_path, strategies=None, **extra):
+    merged = {name: {**params, **(strategies or {}).get(name, {})} for name, params in STRATEGIES.items()}
+    path = write_config(tmp_path, prices={"start_date": "2024-10-01"}, strategies=merged, **extra)
     return str(path), load_config(path)
 
 
@@ -123,11 +124,8 @@ def test_a_changed_config_is_a_new_version_beside_the_old_rows(stack, tmp_path):
     assert run_prices_job(config, path, pd.Timestamp("2024-10-01"), END, instance=instance).success
     assert run_index_job(config, path, instance=instance).success
     old_version = config.strategies["default"].version
-    new_path, new_config = _config(tmp_path, **{})
-    changed = write_config(tmp_path, prices={"start_date": "2024-10-01"},
-                           strategies={**STRATEGIES, "default": {"transaction_cost_bps": 25}})
-    new_config = load_config(changed)
-    assert run_index_job(new_config, str(changed), instance=instance).success
+    changed, new_config = _config(tmp_path, strategies={"default": {"transaction_cost_bps": 25}})
+    assert run_index_job(new_config, changed, instance=instance).success
     engine = create_warehouse_engine(config.database_url())
     versions = read_table(engine, "strategy_configs", {"strategy": "default"})
     assert set(versions["version"]) == {old_version, new_config.strategies["default"].version}
