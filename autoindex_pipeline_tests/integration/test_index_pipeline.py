@@ -172,3 +172,31 @@ def test_export_one_strategy(tmp_path, monkeypatch):
     assert set(exported["strategy"]) == {"capped_monthly"} and exported["level"].iloc[0] == 100.0
     bad = runner.invoke(main, ["export", "index_values", "--strategy", "nope", "--config", path])
     assert bad.exit_code == 2 and "unknown strategy" in bad.output
+
+
+def test_point_in_time_perturbing_every_price_after_d_changes_nothing_up_to_d(stack, tmp_path):  # noqa: F811
+    _, _, instance = stack
+    path, config = _config(tmp_path)
+    assert run_prices_job(config, path, pd.Timestamp("2024-10-01"), END, instance=instance).success
+    assert run_index_job(config, path, instance=instance).success
+    engine = create_warehouse_engine(config.database_url())
+    cut = "2025-04-15"
+    before = {t: read_table(engine, t) for t in ("allocations", "index_values", "risk_metrics")}
+    rng = np.random.default_rng(7)
+    with engine.begin() as conn:
+        rows = conn.execute(sa.text("SELECT symbol, date FROM prices WHERE date > :cut"), {"cut": cut}).fetchall()
+        factors = rng.uniform(0.5, 1.5, len(rows))
+        conn.execute(
+            sa.text("UPDATE prices SET close = close * :f, ingested_at = :now WHERE symbol = :s AND date = :d"),
+            [{"f": float(f), "now": dt.datetime.now(dt.UTC), "s": r[0], "d": r[1]} for r, f in zip(rows, factors)],
+        )
+    assert run_index_job(config, path, instance=instance).success
+    for table, old in before.items():
+        new = read_table(engine, table)
+        old_upto = old[pd.to_datetime(old["date"]) <= cut].drop(columns="computed_at").reset_index(drop=True)
+        new_upto = new[pd.to_datetime(new["date"]) <= cut].drop(columns="computed_at").reset_index(drop=True)
+        pd.testing.assert_frame_equal(old_upto, new_upto, check_exact=False, rtol=0, atol=1e-12)
+        after_old = old[pd.to_datetime(old["date"]) > cut]
+        after_new = new[pd.to_datetime(new["date"]) > cut]
+        if table == "index_values":
+            assert not np.allclose(after_old["level"].to_numpy(), after_new["level"].to_numpy())  # the perturbation bites
