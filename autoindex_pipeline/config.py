@@ -23,6 +23,8 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from autoindex_pipeline.ops.notify import NotifierSettings
+
 PACKAGE_DATA = Path(__file__).parent / "data"
 DEFAULT_CONFIG_PATH = PACKAGE_DATA / "autoindex.yaml"
 CONFIG_ENV_VAR = "AUTOINDEX_CONFIG"
@@ -161,6 +163,7 @@ class StrategyConfig(_Strict):
 
 class AutoIndexConfig(_Strict):
     universe: UniverseConfig = UniverseConfig()
+    notifications: NotifierSettings = NotifierSettings()
     providers: ProvidersConfig = ProvidersConfig()
     storage: StorageConfig = StorageConfig()
     prices: PricesConfig = PricesConfig()

@@ -11,6 +11,8 @@ import os
 import dagster as dg
 
 from autoindex_pipeline.config import DATABASE_URL_ENV_VAR, SECRET_ENV_VARS, AutoIndexConfig, load_config
+from autoindex_pipeline.defs.automation import definitions as automation_defs
+from autoindex_pipeline.defs.automation.resources import NotifierResource
 from autoindex_pipeline.defs.prices import definitions as prices_defs
 from autoindex_pipeline.defs.strategy import definitions as strategy_defs
 from autoindex_pipeline.defs.resources import ProvidersResource, SettingsResource, WarehouseResource
@@ -26,6 +28,7 @@ def build_resources(config: AutoIndexConfig, config_path: str | None = None) -> 
     uses_twelvedata = "twelvedata" in (config.providers.prices, config.providers.shares_provider)
     return {
         "settings": settings,
+        "notifier": NotifierResource(settings=settings),
         "warehouse": WarehouseResource(url=warehouse_url),
         "providers": ProvidersResource(
             settings=settings,
@@ -47,6 +50,7 @@ def build_definitions(config_path: str | None = None) -> dg.Definitions:
     return dg.Definitions.merge(
         prices_defs.build(config),
         strategy_defs.build(),
+        automation_defs.build(config),
         dg.Definitions(resources=build_resources(config, config_path), executor=_executor()),
     )
 

@@ -9,12 +9,14 @@ was re-materialized.
 import dagster as dg
 
 from autoindex_pipeline.compute.index_builder import sync_strategy_configs, update_strategy
+from autoindex_pipeline.defs.automation.conditions import INPUTS_UPDATED_AND_CHECKED
 from autoindex_pipeline.defs.reference.assets import market_cap_data
 from autoindex_pipeline.defs.resources import SettingsResource, WarehouseResource
 from autoindex_pipeline.domain.strategy import StrategyConfigError
 
 
-@dg.asset(name="strategy_configs", group_name="strategy", kinds={"sql"})
+@dg.asset(name="strategy_configs", group_name="strategy", kinds={"sql"},
+          automation_condition=dg.AutomationCondition.newly_missing())
 def strategy_configs(settings: SettingsResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Every named strategy in autoindex.yaml under its content-hash version. Changing a
     strategy's parameters adds a version; rows computed under the old one stay as they were."""
@@ -31,11 +33,11 @@ def strategy_configs(settings: SettingsResource, warehouse: WarehouseResource) -
 
 
 INDEX_SPECS = [
-    dg.AssetSpec("allocations", group_name="strategy", kinds={"sql"},
+    dg.AssetSpec("allocations", group_name="strategy", kinds={"sql"}, automation_condition=INPUTS_UPDATED_AND_CHECKED,
                  description="Target weights at every rebalance date with each sleeve's contribution."),
-    dg.AssetSpec("index_values", group_name="strategy", kinds={"sql"},
+    dg.AssetSpec("index_values", group_name="strategy", kinds={"sql"}, automation_condition=INPUTS_UPDATED_AND_CHECKED,
                  description="Daily index level from base 100, beside the benchmark rebased to 100."),
-    dg.AssetSpec("risk_metrics", group_name="strategy", kinds={"sql"},
+    dg.AssetSpec("risk_metrics", group_name="strategy", kinds={"sql"}, automation_condition=INPUTS_UPDATED_AND_CHECKED,
                  description="Risk and performance metrics as of each date, from the base date."),
 ]
 
@@ -49,6 +51,8 @@ def index_assets(
 ):
     """Bring every configured strategy up to the newest stored session."""
     config = settings.config
+    # Idempotent and cheap: every version the rows below name is in strategy_configs.
+    sync_strategy_configs(warehouse.engine, config)
     reports = []
     for name in config.strategies:
         try:

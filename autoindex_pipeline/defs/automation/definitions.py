@@ -1,0 +1,21 @@
+"""Automation: the prices schedule, maintenance jobs and schedules, alert sensors."""
+
+import dagster as dg
+
+from autoindex_pipeline.config import AutoIndexConfig
+from autoindex_pipeline.defs.automation.maintenance import MAINTENANCE_JOBS, maintenance_schedules
+from autoindex_pipeline.defs.automation.schedules import build_prices_schedule
+from autoindex_pipeline.defs.automation.sensors import ALERT_SENSORS
+from autoindex_pipeline.defs.prices.definitions import PRICES_JOB
+from autoindex_pipeline.ops.calendar import OPERATIONS_CALENDAR
+
+
+def build(config: AutoIndexConfig) -> dg.Definitions:
+    return dg.Definitions(
+        jobs=list(MAINTENANCE_JOBS.values()),
+        schedules=[
+            build_prices_schedule(PRICES_JOB, config.prices.calendar, config.providers.prices),
+            *maintenance_schedules(OPERATIONS_CALENDAR),
+        ],
+        sensors=ALERT_SENSORS,
+    )
