@@ -161,12 +161,76 @@ class StrategyConfig(_Strict):
         return self
 
 
+NewsProviderName = Literal["sample", "files", "marketaux"]
+
+
+class NewsSampleConfig(_Strict):
+    seed: int | None = None
+    """None = ``providers.sample.seed``, so one seed makes the whole demo reproducible."""
+    mean_per_day: NonNegativeFloat | dict[str, NonNegativeFloat] | None = None
+    """Stories per symbol and weekday: one number for every asset class, or per class
+    (``{equity: 3.0, etf: 1.0, commodity: 0.6}``, the generator's defaults when None)."""
+
+
+class NewsFilesConfig(_Strict):
+    path: str | None = None
+    """JSON Lines file or folder of them (README "News and sentiment" has the schema)."""
+
+
+class MarketauxConfig(_Strict):
+    """Marketaux ``news/all``; the defaults are the free plan's limits."""
+
+    base_url: str = "https://api.marketaux.com"
+    requests_per_day: PositiveInt = 100
+    requests_per_minute: PositiveInt = 60
+    articles_per_request: PositiveInt = 3
+    symbols_per_request: PositiveInt = 20
+    language: str | None = "en"
+    max_pages_per_batch: PositiveInt | None = None
+    """Cap on the pages one batch of symbols may spend (None: follow ``meta.found``)."""
+    timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    max_attempts: PositiveInt = 5
+
+
+class NewsConfig(_Strict):
+    provider: NewsProviderName = "sample"
+    start_date: dt.date = dt.date(2024, 1, 1)
+    """First day partition of the news assets (calendar days in the exchange time zone)."""
+    retention_days: PositiveInt = 90
+    """Articles dated more than this many days before today move to the archive tables when
+    the retention job runs (never deleted)."""
+    stale_after_hours: PositiveInt = 24
+    """Freshness policy of ``news_articles``: stale when not materialized for this long."""
+    sample: NewsSampleConfig = NewsSampleConfig()
+    files: NewsFilesConfig = NewsFilesConfig()
+    marketaux: MarketauxConfig = MarketauxConfig()
+
+    @model_validator(mode="after")
+    def _files_need_a_path(self) -> NewsConfig:
+        if self.provider == "files" and self.files.path is None:
+            raise ValueError("news.files.path is required when news.provider is 'files'")
+        return self
+
+
+class QualityConfig(_Strict):
+    report_sessions: Annotated[int, Field(ge=20)] = 252
+    """Sessions the quality report scores (a year by default)."""
+    min_portfolio_score: Annotated[float, Field(gt=0, le=1)] = 0.9
+    """The gate before allocations (methodology section 10)."""
+    reconciliation_provider: ProviderName | None = None
+    """A second source whose closes a sample of ours is reconciled against (within 0.2%);
+    None = no reconciliation check. `files` reads providers.files.prices_path."""
+    reconciliation_sample: PositiveInt = 100
+
+
 class AutoIndexConfig(_Strict):
     universe: UniverseConfig = UniverseConfig()
     notifications: NotifierSettings = NotifierSettings()
+    quality: QualityConfig = QualityConfig()
     providers: ProvidersConfig = ProvidersConfig()
     storage: StorageConfig = StorageConfig()
     prices: PricesConfig = PricesConfig()
+    news: NewsConfig = NewsConfig()
     strategies: dict[str, StrategyConfig] = Field(default_factory=lambda: {"default": StrategyConfig()})
 
     # Where the file was read from: relative paths resolve against it. Not a YAML key.

@@ -13,7 +13,11 @@ import dagster as dg
 from autoindex_pipeline.config import DATABASE_URL_ENV_VAR, SECRET_ENV_VARS, AutoIndexConfig, load_config
 from autoindex_pipeline.defs.automation import definitions as automation_defs
 from autoindex_pipeline.defs.automation.resources import NotifierResource
+from autoindex_pipeline.defs import pipeline as pipeline_defs
+from autoindex_pipeline.defs.news import definitions as news_defs
 from autoindex_pipeline.defs.prices import definitions as prices_defs
+from autoindex_pipeline.defs.quality import definitions as quality_defs
+from autoindex_pipeline.defs.reports import definitions as reports_defs
 from autoindex_pipeline.defs.strategy import definitions as strategy_defs
 from autoindex_pipeline.defs.resources import ProvidersResource, SettingsResource, WarehouseResource
 
@@ -25,7 +29,10 @@ def build_resources(config: AutoIndexConfig, config_path: str | None = None) -> 
     # The URL may carry a password: when it comes from the environment, hand Dagster the
     # EnvVar (resolved at run time, never shown in the UI) rather than its value.
     warehouse_url = dg.EnvVar(DATABASE_URL_ENV_VAR) if os.environ.get(DATABASE_URL_ENV_VAR) else config.database_url()
-    uses_twelvedata = "twelvedata" in (config.providers.prices, config.providers.shares_provider)
+    uses_twelvedata = "twelvedata" in (
+        config.providers.prices, config.providers.shares_provider, config.quality.reconciliation_provider
+    )
+    uses_marketaux = config.news.provider == "marketaux"
     return {
         "settings": settings,
         "notifier": NotifierResource(settings=settings),
@@ -33,6 +40,7 @@ def build_resources(config: AutoIndexConfig, config_path: str | None = None) -> 
         "providers": ProvidersResource(
             settings=settings,
             twelvedata_api_key=dg.EnvVar(SECRET_ENV_VARS["twelvedata"]) if uses_twelvedata else None,
+            marketaux_api_token=dg.EnvVar(SECRET_ENV_VARS["marketaux"]) if uses_marketaux else None,
         ),
     }
 
@@ -49,7 +57,11 @@ def build_definitions(config_path: str | None = None) -> dg.Definitions:
     config = load_config(config_path)
     return dg.Definitions.merge(
         prices_defs.build(config),
+        news_defs.build(config),
+        quality_defs.build(),
         strategy_defs.build(),
+        reports_defs.build(),
+        pipeline_defs.build(config),
         automation_defs.build(config),
         dg.Definitions(resources=build_resources(config, config_path), executor=_executor()),
     )

@@ -102,3 +102,15 @@ def write_config(tmp_path: Path, **overrides: object) -> Path:
     path = tmp_path / "autoindex.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_dagster_state_storage():
+    """Dagster keeps the current instance's defs-state storage in a context variable; a test
+    whose sensor or schedule context created and disposed an ephemeral instance leaves it set,
+    and the next test's Definitions load then dereferences a dead instance. Start each test
+    without one (what a fresh process has)."""
+    from dagster._core.storage.defs_state.base import _current_storage
+
+    _current_storage.set(None)
+    yield

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from autoindex_pipeline.compute.price_quality import exclude_overridden, read_overrides
 from autoindex_pipeline.config import AutoIndexConfig, StrategyConfig
 from autoindex_pipeline.domain import cleaning, metrics, strategy
 from autoindex_pipeline.domain.calendar import sessions_between
@@ -107,7 +108,9 @@ def _inputs(engine: sa.Engine, config: AutoIndexConfig, strat: StrategyConfig, f
     read_from = history[max(len(history) - 1 - lookback, 0)] if len(history) else first
     sessions = sessions_between(read_from, last, calendar)
     symbols = config.symbols
-    closes_long = read_closes(engine, symbols=symbols, start=sessions[0], end=sessions[-1])
+    closes_long = exclude_overridden(
+        read_closes(engine, symbols=symbols, start=sessions[0], end=sessions[-1]), read_overrides(engine)
+    )
     closes = cleaning.to_wide(closes_long, sessions).reindex(columns=symbols)
     clean = cleaning.clean_closes(closes, strat.max_forward_fill_days)
     returns = cleaning.daily_returns(clean, strat.min_daily_return, strat.max_daily_return)

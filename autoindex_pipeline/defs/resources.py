@@ -11,7 +11,8 @@ from pydantic import PrivateAttr
 
 from autoindex_pipeline.config import AutoIndexConfig, load_config
 from autoindex_pipeline.providers.base import PriceProvider
-from autoindex_pipeline.providers.factory import build_price_provider
+from autoindex_pipeline.providers.factory import build_news_provider, build_price_provider
+from autoindex_pipeline.providers.news_base import NewsProvider
 from autoindex_pipeline.warehouse.engine import create_warehouse_engine, safe_url
 from autoindex_pipeline.warehouse.migrate import upgrade
 
@@ -48,17 +49,23 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 class ProvidersResource(dg.ConfigurableResource):
-    """The configured price/shares providers. API keys come from the environment."""
+    """The configured price/shares and news providers. API keys come from the environment."""
 
     settings: SettingsResource
     twelvedata_api_key: str | None = None
+    marketaux_api_token: str | None = None
 
-    def _build(self, kind: str) -> PriceProvider:
+    def build(self, kind: str) -> PriceProvider:
+        """A price provider by name (the configured one, or a second source for reconciliation)."""
         api_key = self.twelvedata_api_key if kind == "twelvedata" else None
         return build_price_provider(self.settings.config, kind, api_key=api_key)
 
     def prices(self) -> PriceProvider:
-        return self._build(self.settings.config.providers.prices)
+        return self.build(self.settings.config.providers.prices)
 
     def shares(self) -> PriceProvider:
-        return self._build(self.settings.config.providers.shares_provider)
+        return self.build(self.settings.config.providers.shares_provider)
+
+    def news(self) -> NewsProvider:
+        """A new news provider per call (the caller closes it when it has a ``close``)."""
+        return build_news_provider(self.settings.config, api_token=self.marketaux_api_token)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from autoindex_pipeline.config import AutoIndexConfig, ConfigError
 from autoindex_pipeline.providers.base import PriceProvider
+from autoindex_pipeline.providers.news_base import NewsProvider
 
 
 def build_price_provider(config: AutoIndexConfig, kind: str, api_key: str | None = None) -> PriceProvider:
@@ -39,3 +40,38 @@ def build_price_provider(config: AutoIndexConfig, kind: str, api_key: str | None
             statistics_credits=td.shares_credits_per_call,
         )
     raise ConfigError(f"unknown provider {kind!r}; known: sample, files, twelvedata")
+
+
+def build_news_provider(config: AutoIndexConfig, api_token: str | None = None) -> NewsProvider:
+    """The news provider named by ``news.provider`` (sample, files, marketaux). The Marketaux
+    token is passed in by the caller (from the environment), never read from the config file."""
+    news = config.news
+    if news.provider == "sample":
+        from autoindex_pipeline.providers.news_sample import SampleNewsProvider
+
+        seed = config.providers.sample.seed if news.sample.seed is None else news.sample.seed
+        return SampleNewsProvider(config.universe_frame, seed=seed, mean_per_day=news.sample.mean_per_day)
+    if news.provider == "files":
+        from autoindex_pipeline.providers.news_files import NewsFilesProvider
+
+        return NewsFilesProvider(config.resolve(news.files.path))
+    if news.provider == "marketaux":
+        from autoindex_pipeline.providers.http import RetryPolicy
+        from autoindex_pipeline.providers.marketaux import MarketauxProvider
+
+        if not api_token:
+            raise ConfigError("news.provider is 'marketaux' but MARKETAUX_API_TOKEN is not set in the environment")
+        mx = news.marketaux
+        return MarketauxProvider(
+            api_token,
+            base_url=mx.base_url,
+            requests_per_day=mx.requests_per_day,
+            requests_per_minute=mx.requests_per_minute,
+            articles_per_request=mx.articles_per_request,
+            symbols_per_request=mx.symbols_per_request,
+            language=mx.language,
+            max_pages_per_batch=mx.max_pages_per_batch,
+            timeout=mx.timeout_seconds,
+            retry=RetryPolicy(max_attempts=mx.max_attempts),
+        )
+    raise ConfigError(f"unknown news provider {news.provider!r}; known: sample, files, marketaux")

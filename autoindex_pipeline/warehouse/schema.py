@@ -130,3 +130,174 @@ risk_metrics = sa.Table(
     *(sa.Column(name, sa.Float) for name in RISK_METRIC_COLUMNS),
     sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# --- news and sentiment (domain spec section 9) ----------------------------------------------
+# An article is stored once under a stable ``article_id`` (domain.news); its dedup keys are kept
+# (and never archived) so a later refresh or another provider finds it again. Sentiment is per
+# (article, symbol), always with the model that produced it. ``date`` is the publication date in
+# the exchange's time zone: the day partition the row belongs to.
+
+_NEWS_ARTICLE_COLUMNS = (
+    ("article_id", sa.String(40), {"primary_key": True}),
+    ("provider", sa.String(32), {"nullable": False}),
+    ("provider_id", sa.Text, {"nullable": False}),
+    ("published_at", sa.DateTime(timezone=True), {"nullable": False}),
+    ("date", sa.Date, {"nullable": False}),
+    ("title", sa.Text, {"nullable": False}),
+    ("description", sa.Text, {"nullable": False}),
+    ("url", sa.Text, {"nullable": False}),
+    ("source", sa.String(200), {"nullable": False}),
+    ("language", sa.String(16), {"nullable": False}),
+    ("ingested_at", sa.DateTime(timezone=True), {"nullable": False}),
+)
+_NEWS_SENTIMENT_COLUMNS = (
+    ("article_id", sa.String(40), {"primary_key": True}),
+    ("symbol", sa.String(16), {"primary_key": True}),
+    ("score", sa.Float, {"nullable": False}),
+    ("model", sa.String(64), {"nullable": False}),
+    ("match_score", sa.Float, {}),
+    ("provider_sentiment", sa.Float, {}),
+    ("date", sa.Date, {"nullable": False}),
+    ("computed_at", sa.DateTime(timezone=True), {"nullable": False}),
+)
+
+
+def _columns(spec: tuple) -> list[sa.Column]:
+    return [sa.Column(name, type_, **kwargs) for name, type_, kwargs in spec]
+
+
+news_articles = sa.Table(
+    "news_articles",
+    metadata,
+    *_columns(_NEWS_ARTICLE_COLUMNS),
+    sa.Index("ix_news_articles_date", "date"),
+)
+
+news_article_keys = sa.Table(
+    "news_article_keys",
+    metadata,
+    # id:<provider>:<provider_id>, url:<sha1 of the normalised url>, title:<title hash>
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("article_id", sa.String(40), primary_key=True),
+    sa.Column("published_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+news_sentiment = sa.Table(
+    "news_sentiment",
+    metadata,
+    *_columns(_NEWS_SENTIMENT_COLUMNS),
+    sa.Index("ix_news_sentiment_date", "date"),
+)
+
+sentiment_daily = sa.Table(
+    "sentiment_daily",
+    metadata,
+    sa.Column("symbol", sa.String(16), primary_key=True),
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("article_count", sa.Integer, nullable=False),
+    sa.Column("mean_score", sa.Float, nullable=False),
+    sa.Column("share_positive", sa.Float, nullable=False),
+    sa.Column("share_negative", sa.Float, nullable=False),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_sentiment_daily_date", "date"),
+)
+
+# Retention moves rows here (same columns + archived_at); nothing is deleted outright.
+news_articles_archive = sa.Table(
+    "news_articles_archive",
+    metadata,
+    *_columns(_NEWS_ARTICLE_COLUMNS),
+    sa.Column("archived_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_news_articles_archive_date", "date"),
+)
+
+news_sentiment_archive = sa.Table(
+    "news_sentiment_archive",
+    metadata,
+    *_columns(_NEWS_SENTIMENT_COLUMNS),
+    sa.Column("archived_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_news_sentiment_archive_date", "date"),
+)
+
+NEWS_ARTICLE_WRITE_COLUMNS = tuple(name for name, _, _ in _NEWS_ARTICLE_COLUMNS)
+NEWS_SENTIMENT_WRITE_COLUMNS = tuple(name for name, _, _ in _NEWS_SENTIMENT_COLUMNS)
+NEWS_KEY_WRITE_COLUMNS = ("key", "article_id", "published_at")
+SENTIMENT_DAILY_WRITE_COLUMNS = (
+    "symbol", "date", "article_count", "mean_score", "share_positive", "share_negative", "computed_at",
+)
+
+# --- data quality and performance reports ---------------------------------------------------
+
+price_overrides = sa.Table(
+    "price_overrides",
+    metadata,
+    # A reviewed price row: `accept` (genuine, e.g. a real crash) takes it out of the checks;
+    # `exclude` (wrong) also makes the index treat that close as missing. Raw rows never change.
+    sa.Column("symbol", sa.String(16), primary_key=True),
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+quality_audit = sa.Table(
+    "quality_audit",
+    metadata,
+    # Every repair or override, with who / when / why: never silent.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("who", sa.String(64), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("symbols", sa.Text),
+    sa.Column("date_from", sa.Date),
+    sa.Column("date_to", sa.Date),
+    sa.Column("reason", sa.Text, nullable=False),
+)
+
+quality_scores = sa.Table(
+    "quality_scores",
+    metadata,
+    sa.Column("as_of", sa.Date, primary_key=True),
+    sa.Column("symbol", sa.String(16), primary_key=True),
+    sa.Column("score", sa.Float),
+    sa.Column("colour", sa.String(8), nullable=False),
+    sa.Column("worst_check", sa.String(64)),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+quality_runs = sa.Table(
+    "quality_runs",
+    metadata,
+    sa.Column("as_of", sa.Date, primary_key=True),
+    sa.Column("sessions", sa.Integer, nullable=False),
+    sa.Column("portfolio_score", sa.Float, nullable=False),
+    sa.Column("red", sa.Integer, nullable=False),
+    sa.Column("yellow", sa.Integer, nullable=False),
+    sa.Column("green", sa.Integer, nullable=False),
+    sa.Column("failed_checks", sa.Text, nullable=False),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+def _report_table(name: str, key: str, *values: str) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("strategy", sa.String(64), primary_key=True),
+        sa.Column("version", sa.String(16), primary_key=True),
+        sa.Column("period", sa.String(8), primary_key=True),
+        sa.Column("label", sa.String(16), primary_key=True),
+        *([sa.Column("section", sa.String(16), primary_key=True)] if key == "metric" else []),
+        sa.Column(key, sa.String(64), primary_key=True),
+        sa.Column("period_start", sa.Date, nullable=False),
+        sa.Column("period_end", sa.Date, nullable=False),
+        sa.Column("as_of", sa.Date, nullable=False),
+        *(sa.Column(v, sa.Float) for v in values),
+        sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+performance_reports = _report_table("performance_reports", "metric", "index_value", "benchmark_value", "active_value")
+performance_contributors = _report_table("performance_contributors", "symbol", "contribution", "avg_weight", "symbol_return")
+performance_allocation_changes = _report_table("performance_allocation_changes", "symbol", "weight_start", "weight_end", "change")

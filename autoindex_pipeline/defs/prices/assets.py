@@ -7,10 +7,13 @@ and one commit per day.
 
 
 import dagster as dg
+import pandas as pd
 from pydantic import Field
 
+from autoindex_pipeline.compute.price_quality import PRICE_CHECKS, RECONCILIATION, evaluate_prices, reconciliation_source
 from autoindex_pipeline.defs.partitions import partition_date_range
 from autoindex_pipeline.defs.progress import FetchProgress, fetch_or_fail
+from autoindex_pipeline.defs.quality.results import check_result
 from autoindex_pipeline.defs.reference.assets import failure_summary, universe_assets
 from autoindex_pipeline.defs.resources import ProvidersResource, SettingsResource, WarehouseResource
 from autoindex_pipeline.domain.calendar import sessions_between
@@ -32,6 +35,9 @@ PRICES_SCHEMA = dg.TableSchema(
 )
 
 
+GX_CHECKS = {"ohlc_validity", "positive_prices_and_volume", "duplicates"}
+
+
 class PricesRunConfig(dg.Config):
     symbols: list[str] = Field(
         default_factory=list,
@@ -39,7 +45,12 @@ class PricesRunConfig(dg.Config):
     )
 
 
-def build_prices_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+def price_check_specs(reconciliation: bool) -> list[dg.AssetCheckSpec]:
+    checks = [*PRICE_CHECKS, *([RECONCILIATION] if reconciliation else [])]
+    return [dg.AssetCheckSpec(c.name, asset="prices", blocking=c.blocking, description=c.description) for c in checks]
+
+
+def build_prices_asset(partitions_def: dg.PartitionsDefinition, reconciliation: bool = False) -> dg.AssetsDefinition:
     @dg.asset(
         name="prices",
         group_name="prices",
@@ -50,6 +61,7 @@ def build_prices_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefi
         metadata={"dagster/column_schema": PRICES_SCHEMA},
         # Provider calls are rate limited: runs that fetch share one concurrency pool.
         pool="provider_prices",
+        check_specs=price_check_specs(reconciliation),
     )
     def prices(
         context: dg.AssetExecutionContext,
@@ -99,7 +111,17 @@ def build_prices_asset(partitions_def: dg.PartitionsDefinition) -> dg.AssetsDefi
             )
         written = load.replace_prices(warehouse.engine, frame, fetched, start, end)
         context.log.info(f"wrote {written.rows_written} rows for {len(fetched)} symbols (replaced {written.rows_deleted})")
+        secondary = reconciliation_source(cfg, providers, fetched, start, end) if reconciliation else None
+        outcomes, gx_evidence = evaluate_prices(warehouse.engine, cfg, frame, pd.Timestamp(start), pd.Timestamp(end), secondary)
+        failed = [o.summary() for o in outcomes if not o.passed]
+        if failed:
+            context.log.warning("price checks: " + " | ".join(failed))
+        gx_meta = {"great_expectations": dg.MetadataValue.json(gx_evidence)}
+        check_results = [
+            check_result(o, "prices", extra=gx_meta if o.name in GX_CHECKS else None) for o in outcomes
+        ]
         return dg.MaterializeResult(
+            check_results=check_results,
             metadata={
                 "dagster/row_count": written.rows_written,
                 "rows_replaced": written.rows_deleted,

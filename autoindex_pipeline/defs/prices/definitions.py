@@ -14,7 +14,7 @@ PRICES_JOB = "prices_job"
 
 def build(config: AutoIndexConfig) -> dg.Definitions:
     partitions = trading_day_partitions(config.prices.start_date, config.prices.calendar)
-    prices = build_prices_asset(partitions)
+    prices = build_prices_asset(partitions, reconciliation=config.quality.reconciliation_provider is not None)
     prices_job = dg.define_asset_job(
         PRICES_JOB,
         selection=[universe_assets, prices, market_cap_data],

@@ -9,7 +9,9 @@ was re-materialized.
 import dagster as dg
 
 from autoindex_pipeline.compute.index_builder import sync_strategy_configs, update_strategy
+from autoindex_pipeline.compute.index_checks import evaluate_index
 from autoindex_pipeline.defs.automation.conditions import INPUTS_UPDATED_AND_CHECKED
+from autoindex_pipeline.defs.quality.results import check_result
 from autoindex_pipeline.defs.reference.assets import market_cap_data
 from autoindex_pipeline.defs.resources import SettingsResource, WarehouseResource
 from autoindex_pipeline.domain.strategy import StrategyConfigError
@@ -42,8 +44,23 @@ INDEX_SPECS = [
 ]
 
 
+CHECK_SPECS = [
+    dg.AssetCheckSpec("weights_sum", asset="allocations", blocking=True, description="weights of each date sum to 1 (1e-9)"),
+    dg.AssetCheckSpec("no_negative_weights", asset="allocations", blocking=True, description="no weight below 0"),
+    dg.AssetCheckSpec("weight_cap", asset="allocations", blocking=True, description="no weight above max_asset_weight"),
+    dg.AssetCheckSpec("benchmark_excluded", asset="allocations", blocking=True, description="the benchmark is never a constituent"),
+    dg.AssetCheckSpec("index_recomputation", asset="index_values", blocking=True,
+                      description="stored levels = a recomputation from stored allocations and prices (1e-9)"),
+    dg.AssetCheckSpec("index_session_gaps", asset="index_values", blocking=True, description="one row per session"),
+    dg.AssetCheckSpec("daily_moves", asset="index_values", blocking=False,
+                      description="daily returns beyond daily_drop_threshold reported (the alert sensor acts)"),
+]
+CHECK_ASSET = {spec.name: spec.asset_key.to_user_string() for spec in CHECK_SPECS}
+
+
 @dg.multi_asset(
-    specs=[spec.replace_attributes(deps=["prices", market_cap_data, strategy_configs]) for spec in INDEX_SPECS],
+    specs=[spec.replace_attributes(deps=["prices", market_cap_data, strategy_configs, "quality_report"]) for spec in INDEX_SPECS],
+    check_specs=CHECK_SPECS,
     name="index_assets",
 )
 def index_assets(
@@ -78,3 +95,10 @@ def index_assets(
         "dagster/row_count": sum(r.index_rows for r in reports), "strategies": summary})
     yield dg.MaterializeResult(asset_key="risk_metrics", metadata={
         "dagster/row_count": sum(r.metric_rows for r in reports)})
+    outcomes = evaluate_index(warehouse.engine, config)
+    for name, asset in CHECK_ASSET.items():
+        if name in outcomes:
+            yield check_result(outcomes[name], asset, name)
+        else:  # nothing computed yet (no eligible asset): nothing to contradict
+            yield dg.AssetCheckResult(asset_key=asset, check_name=name, passed=True,
+                                      description="no allocations or index rows yet", metadata={"evaluated": 0})

@@ -1,0 +1,93 @@
+"""Checks on the stored allocations and index values of every strategy's current version,
+run after each index update: weights sum to 1, no negative weight, cap respected, benchmark
+never a constituent; the stored index recomputed from stored allocations and prices within
+1e-9; no session missing; daily moves beyond the drop threshold reported."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pandas as pd
+import sqlalchemy as sa
+
+from autoindex_pipeline.compute.price_quality import exclude_overridden, read_overrides
+from autoindex_pipeline.config import AutoIndexConfig
+from autoindex_pipeline.domain import cleaning, quality
+from autoindex_pipeline.domain.calendar import sessions_between
+from autoindex_pipeline.domain.index import compute_index
+from autoindex_pipeline.warehouse import schema
+from autoindex_pipeline.warehouse.read import read_closes
+
+ALLOCATION_CHECKS = ("weights_sum", "no_negative_weights", "weight_cap", "benchmark_excluded")
+INDEX_CHECKS = ("index_recomputation", "index_session_gaps", "daily_moves")
+
+
+def _current(conn: sa.Connection, table: sa.Table, config: AutoIndexConfig) -> pd.DataFrame:
+    parts = []
+    for name, strat in config.strategies.items():
+        frame = pd.read_sql(sa.select(table).where(table.c.strategy == name, table.c.version == strat.version), conn)
+        parts.append(frame)
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if len(frame):
+        frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
+    return frame
+
+
+def _merge(name: str, outcomes: list[quality.CheckOutcome]) -> quality.CheckOutcome:
+    """One outcome from the per-strategy ones (their offending rows carry the strategy)."""
+    first = outcomes[0]
+    offending = pd.concat([o.offending for o in outcomes], ignore_index=True)
+    return replace(
+        first,
+        name=name,
+        passed=all(o.passed for o in outcomes),
+        offending=offending,
+        observed=max((o.observed for o in outcomes), default=first.observed),
+        evaluated=sum(o.evaluated for o in outcomes),
+    )
+
+
+def evaluate_index(engine: sa.Engine, config: AutoIndexConfig) -> dict[str, quality.CheckOutcome]:
+    benchmark = config.universe.benchmark
+    with engine.connect() as conn:
+        allocations = _current(conn, schema.allocations, config)
+        index = _current(conn, schema.index_values, config)
+    if allocations.empty or index.empty:
+        return {}
+    out = {
+        "weights_sum": quality.check_weights_sum(allocations),
+        "no_negative_weights": quality.check_no_negative_weights(allocations),
+        "benchmark_excluded": quality.check_benchmark_excluded(allocations, benchmark),
+    }
+    caps = [
+        quality.check_weight_cap(allocations[allocations["strategy"] == name], strat.max_asset_weight)
+        for name, strat in config.strategies.items()
+    ]
+    out["weight_cap"] = _merge("weight_cap", caps)
+
+    recomputed, moves = [], []
+    first, last = index["date"].min(), index["date"].max()
+    sessions = sessions_between(first - pd.Timedelta(days=10), last, config.prices.calendar)
+    closes = exclude_overridden(
+        read_closes(engine, symbols=config.symbols, start=sessions[0], end=sessions[-1]), read_overrides(engine)
+    )
+    wide = cleaning.to_wide(closes, sessions)
+    for name, strat in config.strategies.items():
+        stored = index[index["strategy"] == name]
+        if stored.empty:
+            continue
+        returns = cleaning.daily_returns(
+            cleaning.clean_closes(wide, strat.max_forward_fill_days), strat.min_daily_return, strat.max_daily_return
+        )
+        targets = allocations[allocations["strategy"] == name]
+        daily, _ = compute_index(returns, targets, stored["date"].min(), strat.transaction_cost_bps, end=stored["date"].max())
+        recomputed.append(daily.assign(strategy=name))
+        moves.append(quality.check_daily_moves(stored.loc[:, ["date", "daily_return", "strategy"]], strat.daily_drop_threshold))
+    out["index_recomputation"] = quality.check_index_recomputation(
+        index.loc[:, ["date", "level", "strategy"]], pd.concat(recomputed, ignore_index=True).loc[:, ["date", "level", "strategy"]]
+    )
+    out["index_session_gaps"] = quality.check_index_session_gaps(
+        index.loc[:, ["date", "strategy"]], sessions_between(first, last, config.prices.calendar)
+    )
+    out["daily_moves"] = _merge("daily_moves", moves)
+    return out

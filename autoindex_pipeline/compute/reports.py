@@ -1,0 +1,135 @@
+"""Daily, weekly and monthly performance reports from the warehouse (seed 003's reports).
+
+For every strategy's current version and every period kind, the report of the period holding
+the newest index session (period to date) and of the period before it (complete), stored as
+rows (replacing those periods' rows: re-running changes nothing) and rendered to Markdown, an
+HTML page and a PNG chart under ``<data_dir>/reports/<strategy>/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+
+from autoindex_pipeline.config import AutoIndexConfig
+from autoindex_pipeline.domain import cleaning
+from autoindex_pipeline.domain.calendar import sessions_between
+from autoindex_pipeline.ops.performance import PerformanceReport, period_bounds, period_report, render_chart_png, render_html
+from autoindex_pipeline.warehouse import schema
+from autoindex_pipeline.warehouse.read import read_closes
+
+PERIODS = ("daily", "weekly", "monthly")
+
+
+@dataclass
+class RenderedReport:
+    report: PerformanceReport
+    markdown: str
+    html_path: Path
+    png_path: Path
+
+
+def _index_frame(conn: sa.Connection, name: str, version: str) -> pd.DataFrame:
+    t = schema.index_values
+    frame = pd.read_sql(
+        sa.select(t.c.date, t.c.level, t.c.daily_return, t.c.turnover, t.c.is_rebalance,
+                  t.c.benchmark_level, t.c.benchmark_return)
+        .where(t.c.strategy == name, t.c.version == version).order_by(t.c.date),
+        conn,
+    )
+    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
+    frame["is_rebalance"] = frame["is_rebalance"].astype(bool)
+    return frame
+
+
+def _allocations(conn: sa.Connection, name: str, version: str) -> pd.DataFrame:
+    t = schema.allocations
+    frame = pd.read_sql(
+        sa.select(t.c.date, t.c.symbol, t.c.weight).where(t.c.strategy == name, t.c.version == version), conn
+    )
+    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
+    return frame
+
+
+def _report_dates(last: pd.Timestamp, period: str) -> list[pd.Timestamp]:
+    """The newest session's period and the one before it."""
+    start, _, _ = period_bounds(last, period)
+    return [pd.Timestamp(start) - pd.Timedelta(days=1), last]
+
+
+def build_reports(engine: sa.Engine, config: AutoIndexConfig, out_dir: Path) -> list[RenderedReport]:
+    rendered: list[RenderedReport] = []
+    with engine.connect() as conn:
+        for name, strat in config.strategies.items():
+            index = _index_frame(conn, name, strat.version)
+            if len(index) < 2:
+                continue
+            allocations = _allocations(conn, name, strat.version)
+            last = index["date"].iloc[-1]
+            first_needed = min(pd.Timestamp(period_bounds(d, "monthly")[0]) for d in _report_dates(last, "monthly"))
+            sessions = sessions_between(first_needed - pd.Timedelta(days=10), last, config.prices.calendar)
+            closes = read_closes(engine, symbols=config.symbols, start=sessions[0], end=sessions[-1])
+            clean = cleaning.clean_closes(cleaning.to_wide(closes, sessions), strat.max_forward_fill_days)
+            returns = cleaning.daily_returns(clean, strat.min_daily_return, strat.max_daily_return)
+            bench = index.loc[:, ["date", "benchmark_level", "benchmark_return"]].rename(
+                columns={"benchmark_level": "level", "benchmark_return": "daily_return"})
+            bench = None if bench["level"].isna().all() else bench
+            folder = out_dir / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for period in PERIODS:
+                for as_of in _report_dates(last, period):
+                    if as_of < index["date"].iloc[0]:
+                        continue
+                    report = period_report(
+                        index.loc[:, ["date", "level", "daily_return", "turnover", "is_rebalance"]], bench, allocations,
+                        returns, period, as_of, strategy=name, risk_free_rate=strat.risk_free_rate,
+                        calendar=config.prices.calendar,
+                    )
+                    stem = f"{period}_{report.label}"
+                    shown = index["date"] <= pd.Timestamp(report.period_end)
+                    png = render_chart_png(
+                        index[shown], None if bench is None else bench[shown], folder / f"{stem}.png",
+                        title=f"{name}: {report.label} (since inception)",
+                        index_label=name, benchmark_label=config.universe.benchmark,
+                    )
+                    html_path = folder / f"{stem}.html"
+                    html_path.write_text(render_html(report, png, embed=True))
+                    rendered.append(RenderedReport(report, report.to_markdown(), html_path, png))
+    return rendered
+
+
+def store_reports(engine: sa.Engine, config: AutoIndexConfig, rendered: list[RenderedReport]) -> int:
+    """Replace the stored rows of every (strategy, version, period, label) just rendered, in one
+    transaction."""
+    now = dt.datetime.now(dt.UTC)
+    figures, contributors, changes = [], [], []
+    for item in rendered:
+        r = item.report
+        version = config.strategies[r.strategy].version
+        extra = {"version": version, "period_end": r.period_end, "computed_at": now}
+        figures += [{**row, **extra} for row in r.rows()]
+        contributors += [{**row, **extra} for row in r.contributor_rows()]
+        changes += [{**row, **extra} for row in r.allocation_change_rows()]
+    tables = (
+        (schema.performance_reports, figures),
+        (schema.performance_contributors, contributors),
+        (schema.performance_allocation_changes, changes),
+    )
+    with engine.begin() as conn:
+        for item in rendered:
+            r = item.report
+            version = config.strategies[r.strategy].version
+            for table, _ in tables:
+                conn.execute(table.delete().where(
+                    table.c.strategy == r.strategy, table.c.version == version,
+                    table.c.period == r.period, table.c.label == r.label,
+                ))
+        for table, rows in tables:
+            if rows:
+                columns = {c.name for c in table.columns}
+                conn.execute(table.insert(), [{k: v for k, v in row.items() if k in columns} for row in rows])
+    return len(figures)

@@ -1,0 +1,50 @@
+"""The data-quality report and the portfolio-score gate before allocations."""
+
+import dagster as dg
+
+from autoindex_pipeline.compute.quality_report import build_quality_report, store_quality_report
+from autoindex_pipeline.defs.automation.conditions import INPUTS_UPDATED_AND_CHECKED
+from autoindex_pipeline.defs.quality.results import check_result
+from autoindex_pipeline.defs.resources import SettingsResource, WarehouseResource
+
+
+@dg.asset(
+    name="quality_report",
+    group_name="quality",
+    deps=["prices"],
+    kinds={"sql", "html"},
+    automation_condition=INPUTS_UPDATED_AND_CHECKED,
+    check_specs=[
+        dg.AssetCheckSpec(
+            "portfolio_quality_score", asset="quality_report", blocking=True,
+            description="Mean of the symbols' quality scores >= quality.min_portfolio_score (0.9): the gate before allocations.",
+        )
+    ],
+)
+def quality_report(
+    context: dg.AssetExecutionContext, settings: SettingsResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    """Per-symbol quality score (mean of its check pass rates) with a green / yellow / red grid
+    (> 0.95 / 0.85-0.95 / < 0.85), the portfolio score and its trend, over the last
+    quality.report_sessions sessions; stored in quality_scores / quality_runs and rendered as an
+    HTML page (linked below) with the session x symbol grid."""
+    config = settings.config
+    report = build_quality_report(warehouse.engine, config, config.data_dir / "reports" / "quality")
+    if report is None:
+        raise dg.Failure("no prices stored yet: materialize prices first")
+    rows = store_quality_report(warehouse.engine, report)
+    colours = report.scores["colour"].value_counts().to_dict()
+    context.log.info(f"portfolio quality score {report.portfolio_score:.4f}; {colours}")
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            "as_of": str(report.as_of.date()),
+            "portfolio_score": float(report.portfolio_score),
+            "red_symbols": int(colours.get("red", 0)),
+            "yellow_symbols": int(colours.get("yellow", 0)),
+            "green_symbols": int(colours.get("green", 0)),
+            "report": dg.MetadataValue.path(str(report.html_path)),
+            "summary": dg.MetadataValue.md(report.markdown),
+        },
+        check_results=[check_result(report.gate, "quality_report", "portfolio_quality_score")],
+    )
