@@ -177,3 +177,24 @@ def test_backup_job_on_sqlite_says_why_not(tmp_path, monkeypatch):
     assert not result.success
     message = next(e for e in result.all_events if e.is_step_failure).event_specific_data.error.message
     assert "needs the PostgreSQL warehouse" in message
+
+
+def test_news_schedule_refreshes_todays_partition_every_15_minutes(defs):
+    schedule = defs.resolve_schedule_def("news_every_15_minutes")
+    assert schedule.cron_schedule == "*/15 * * * *"
+    when = dt.datetime(2025, 11, 30, 23, 45, tzinfo=NY)  # a Sunday: news happens on weekends too
+    with dg.instance_for_test() as instance:
+        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=when,
+                                            repository_def=defs.get_repository_def())
+        requests = schedule.evaluate_tick(context).run_requests
+    assert [r.partition_key for r in requests] == ["2025-11-30"]
+    assert requests[0].run_key == "news-2025-11-30T23:45"
+
+
+def test_every_job_schedule_and_sensor_resolves(defs):
+    repo = defs.get_repository_def()
+    assert {s.name for s in repo.schedule_defs} >= {"prices_after_close", "news_every_15_minutes", "news_retention_schedule"}
+    assert {s.name for s in repo.sensor_defs} >= {"index_daily_drop", "stale_prices", "failed_blocking_checks",
+                                                 "provider_health", "news_feed", "run_failures"}
+    for job in repo.get_all_jobs():
+        assert job.name

@@ -98,12 +98,14 @@ MAINTENANCE_JOBS = {
 }
 
 
-def maintenance_schedules(calendar_tasks) -> list[dg.ScheduleDefinition]:
-    """One schedule per implemented task of the operations calendar, at its cron in New York."""
+def maintenance_schedules(calendar_tasks, other_jobs: dict[str, str]) -> list[dg.ScheduleDefinition]:  # noqa: ANN001
+    """One schedule per implemented task of the operations calendar, at its cron in New York.
+    ``other_jobs`` maps more task names to jobs defined by other domains (by job name)."""
     out = []
     for task in calendar_tasks:
         job = MAINTENANCE_JOBS.get(task.name)
-        if job is None:
+        job_name = other_jobs.get(task.name)
+        if job is None and job_name is None:
             continue
         out.append(
             dg.ScheduleDefinition(
@@ -111,6 +113,7 @@ def maintenance_schedules(calendar_tasks) -> list[dg.ScheduleDefinition]:
                 cron_schedule=task.cron,
                 execution_timezone="America/New_York",
                 job=job,
+                job_name=job_name,
                 default_status=dg.DefaultScheduleStatus.STOPPED,
                 description=f"{task.cadence}: {task.title}",
             )

@@ -14,13 +14,15 @@ import sqlalchemy as sa
 
 from autoindex_pipeline.defs.automation.resources import NotifierResource
 from autoindex_pipeline.defs.resources import SettingsResource, WarehouseResource
-from autoindex_pipeline.domain.calendar import last_closed_session
+from autoindex_pipeline.domain.calendar import is_session, last_closed_session
 from autoindex_pipeline.ops.alerts import (
     AlertLedger,
     daily_drop_alerts,
     failed_check_alert,
+    news_inactivity_alert,
     provider_success_alert,
     run_failure_alert,
+    stale_news_alert,
     stale_prices_alert,
 )
 from autoindex_pipeline.warehouse import schema
@@ -135,6 +137,28 @@ def provider_health(context: dg.SensorEvaluationContext, notifier: NotifierResou
     return _deliver(context, notifier, alerts, _state(context))
 
 
+@dg.sensor(name="news_feed", minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
+           default_status=dg.DefaultSensorStatus.STOPPED,
+           description="The news feed stale (> news.stale_after_hours on a trading day) or symbols gone quiet.")
+def news_feed(context: dg.SensorEvaluationContext, settings: SettingsResource,
+              warehouse: WarehouseResource, notifier: NotifierResource):
+    config = settings.config
+    now = pd.Timestamp.now(tz="UTC")
+    trading_day = is_session(now.tz_convert("America/New_York").date(), config.prices.calendar)
+    articles, sentiment = schema.news_articles, schema.news_sentiment
+    with warehouse.engine.connect() as conn:
+        newest = conn.execute(sa.select(sa.func.max(articles.c.published_at))).scalar()
+        per_symbol = dict(conn.execute(
+            sa.select(sentiment.c.symbol, sa.func.max(articles.c.published_at))
+            .join(articles, articles.c.article_id == sentiment.c.article_id)
+            .group_by(sentiment.c.symbol)
+        ).all())
+    hours = config.news.stale_after_hours
+    alerts = stale_news_alert(newest, now, trading_day, hours)
+    alerts += news_inactivity_alert({s: per_symbol.get(s) for s in config.symbols}, now, trading_day, hours)
+    return _deliver(context, notifier, alerts, _state(context))
+
+
 @dg.run_failure_sensor(name="run_failures", default_status=dg.DefaultSensorStatus.STOPPED,
                        description="Any failed run, once per run.")
 def run_failures(context: dg.RunFailureSensorContext, notifier: NotifierResource):
@@ -145,4 +169,4 @@ def run_failures(context: dg.RunFailureSensorContext, notifier: NotifierResource
     notifier.send_all([a.with_run_url(base_url) for a in alerts], context.log)
 
 
-ALERT_SENSORS = [index_daily_drop, stale_prices, failed_blocking_checks, provider_health, run_failures]
+ALERT_SENSORS = [index_daily_drop, stale_prices, failed_blocking_checks, provider_health, news_feed, run_failures]
