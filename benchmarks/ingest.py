@@ -55,7 +55,7 @@ def run_backend(backend: str, years: float) -> dict[str, float | str]:
     import pandas as pd
     import yaml
 
-    from autoindex_pipeline.cli import run_prices_job
+    from autoindex_pipeline.cli import override_documented_sample_faults, run_prices_job
     from autoindex_pipeline.config import DATABASE_URL_ENV_VAR, DEFAULT_CONFIG_PATH, load_config
     from autoindex_pipeline.domain.calendar import last_closed_session, sessions_between
     from autoindex_pipeline.warehouse.engine import create_warehouse_engine
@@ -84,6 +84,9 @@ def run_backend(backend: str, years: float) -> dict[str, float | str]:
     sessions = sessions_between((end - pd.DateOffset(days=round(365.25 * years))).date(), end)
     history, last = sessions[:-1], sessions[-1]
     out: dict[str, float | str] = {"backend": backend, "symbols": len(config.symbols), "sessions": len(history)}
+    # The sample's documented bad prints fail blocking checks (as they should); record the
+    # audited overrides the demo records, so the run completes and the timing is the full path.
+    override_documented_sample_faults(config, history[0], history[-1])
     with instance_cm as instance:
         started = time.perf_counter()
         result = run_prices_job(config, str(config_path), history[0], history[-1], instance=instance)
@@ -96,10 +99,26 @@ def run_backend(backend: str, years: float) -> dict[str, float | str]:
         started = time.perf_counter()
         assert run_prices_job(config, str(config_path), last, last, instance=instance).success
         out["daily_incremental_s"] = time.perf_counter() - started
+    out.update(checks_share(config, history[0], history[-1], out["backfill_s"]))
     if backend == "postgres":
         out.update(write_path_vs_copy(config, history[0], history[-1]))
     out["peak_rss_mb"] = _peak_rss_mb()
     return out
+
+
+def checks_share(config, start, end, backfill_s) -> dict[str, float]:  # noqa: ANN001
+    """The price checks the backfill ran (GX batch + pandas checks over the whole range, once),
+    timed again on their own: their share of the backfill's wall time."""
+    from autoindex_pipeline.compute.price_quality import evaluate_prices
+    from autoindex_pipeline.warehouse.engine import create_warehouse_engine
+    from autoindex_pipeline.warehouse.read import read_prices
+
+    engine = create_warehouse_engine(config.database_url())
+    frame = read_prices(engine, start=start, end=end)
+    started = time.perf_counter()
+    evaluate_prices(engine, config, frame, start, end)
+    seconds = time.perf_counter() - started
+    return {"checks_s": seconds, "checks_share_of_backfill": seconds / backfill_s}
 
 
 def write_path_vs_copy(config, start, end) -> dict[str, float]:  # noqa: ANN001
@@ -156,8 +175,10 @@ def main() -> None:
         for backend in ("sqlite", "postgres"):
             done = subprocess.run(
                 [sys.executable, __file__, "--backend", backend, "--years", str(args.years), "--json"],
-                check=True, capture_output=True, text=True,
+                capture_output=True, text=True,
             )
+            if done.returncode:
+                sys.exit(f"{backend} benchmark failed:\n{done.stderr[-3000:]}")
             _print(json.loads(done.stdout.strip().splitlines()[-1]))
         return
     figures = run_backend(args.backend, args.years)

@@ -107,6 +107,21 @@ def _chunks(values: Sequence[str]) -> Iterable[list[str]]:
         yield list(values[i : i + _IN_CHUNK])
 
 
+def _member_of(conn: sa.Connection, column: sa.ColumnElement, values: Sequence[str]) -> Iterable[sa.ColumnElement]:
+    """WHERE clauses that together select ``column IN values``: one ``= ANY(array)`` on
+    PostgreSQL (a single bound parameter, several times faster than 5,000-parameter IN lists),
+    chunked IN lists on SQLite (which has no arrays and caps bound parameters)."""
+    if not values:
+        return
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        yield column == sa.any_(sa.literal(list(values), ARRAY(sa.Text)))
+        return
+    for chunk in _chunks(values):
+        yield column.in_(chunk)
+
+
 def _timestamps_text(values: pd.Series, postgres: bool) -> pd.Series:
     """UTC times as text in the form each backend's DateTime column reads back (see
     ``load._timestamp_text``), vectorised."""
@@ -193,8 +208,8 @@ def read_keys(engine: sa.Engine, keys: Iterable[str]) -> pd.DataFrame:
     table = schema.news_article_keys
     frames = []
     with engine.connect() as conn:
-        for chunk in _chunks(wanted):
-            frames.append(pd.read_sql(sa.select(table).where(table.c.key.in_(chunk)), conn))
+        for member in _member_of(conn, table.c.key, wanted):
+            frames.append(pd.read_sql(sa.select(table).where(member), conn))
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(schema.NEWS_KEY_WRITE_COLUMNS))
     return pd.DataFrame(
         {
@@ -213,11 +228,11 @@ def read_stored_articles(engine: sa.Engine, article_ids: Iterable[str]) -> pd.Da
     live, archive = schema.news_articles, schema.news_articles_archive
     frames = []
     with engine.connect() as conn:
-        for chunk in _chunks(ids):
-            for table, archived in ((live, False), (archive, True)):
+        for table, archived in ((live, False), (archive, True)):
+            for member in _member_of(conn, table.c.article_id, ids):
                 stmt = sa.select(
                     table.c.article_id, table.c.published_at, table.c.date, table.c.title, table.c.description
-                ).where(table.c.article_id.in_(chunk))
+                ).where(member)
                 frames.append(pd.read_sql(stmt, conn).assign(archived=archived))
     if not frames:
         frame = pd.DataFrame({c: [] for c in ("article_id", "published_at", "date", "title", "description", "archived")})
