@@ -94,6 +94,14 @@ def _prices_changed_since(conn: sa.Connection, watermark: dt.datetime | None) ->
     return (pd.Timestamp(earliest) if earliest is not None else None), newest
 
 
+def _sentiment_changed_since(conn: sa.Connection, watermark: dt.datetime) -> pd.Timestamp | None:
+    if watermark.tzinfo is None:
+        watermark = watermark.replace(tzinfo=dt.UTC)
+    table = schema.sentiment_daily
+    earliest = conn.execute(sa.select(sa.func.min(table.c.date)).where(table.c.computed_at > watermark)).scalar()
+    return pd.Timestamp(earliest) if earliest is not None else None
+
+
 def _last_price_session(conn: sa.Connection) -> pd.Timestamp | None:
     last = conn.execute(sa.select(sa.func.max(schema.prices.c.date))).scalar()
     return pd.Timestamp(last) if last is not None else None
@@ -115,7 +123,15 @@ def _inputs(engine: sa.Engine, config: AutoIndexConfig, strat: StrategyConfig, f
     clean = cleaning.clean_closes(closes, strat.max_forward_fill_days)
     returns = cleaning.daily_returns(clean, strat.min_daily_return, strat.max_daily_return)
     shares = strategy.shares_as_of(read_shares(engine, symbols=symbols, end=sessions[-1]), sessions, symbols)
-    return sessions, clean, returns, shares
+    sentiment = None
+    if strat.sentiment_tilt != 0:
+        from autoindex_pipeline.warehouse.news import read_sentiment_daily
+
+        daily = read_sentiment_daily(
+            engine, sessions[0] - pd.Timedelta(days=strat.sentiment_window_days), sessions[-1], symbols
+        )
+        sentiment = strategy.sentiment_z(daily, sessions, strat.sentiment_window_days, symbols)
+    return sessions, clean, returns, shares, sentiment
 
 
 def update_strategy(engine: sa.Engine, config: AutoIndexConfig, name: str) -> UpdateReport:
@@ -126,7 +142,14 @@ def update_strategy(engine: sa.Engine, config: AutoIndexConfig, name: str) -> Up
     with engine.connect() as conn:
         state_row = _read_state(conn, name, version)
         last = _last_price_session(conn)
-        dirty_from, newest_ingest = _prices_changed_since(conn, state_row["prices_watermark"] if state_row else None)
+        watermark = state_row["prices_watermark"] if state_row else None
+        dirty_from, newest_ingest = _prices_changed_since(conn, watermark)
+        if strat.sentiment_tilt != 0 and watermark is not None:
+            # News scored since the last run for days inside the computed history moves the
+            # sentiment of past rebalances: recompute like a price backfill.
+            news_from = _sentiment_changed_since(conn, watermark)
+            if news_from is not None and (dirty_from is None or news_from < dirty_from):
+                dirty_from = news_from
     report = UpdateReport(name, version, mode="up to date")
     if last is None:
         report.notes.append("no prices stored yet")
@@ -140,11 +163,11 @@ def update_strategy(engine: sa.Engine, config: AutoIndexConfig, name: str) -> Up
 
     start = pd.Timestamp(strat.start_date or config.prices.start_date)
     first_needed = start if full else state_date
-    sessions, clean, returns, shares = _inputs(engine, config, strat, first_needed, last)
+    sessions, clean, returns, shares, sentiment = _inputs(engine, config, strat, first_needed, last)
     candidate_dates = strategy.rebalance_dates(sessions, strat.rebalance_frequency, start, config.prices.calendar)
     if full:
-        report.mode = "full" if state_row is None else f"full (prices changed from {dirty_from.date()})"
-        targets = strategy.target_weights(clean, returns, shares, strat, candidate_dates, benchmark=benchmark)
+        report.mode = "full" if state_row is None else f"full (inputs changed from {dirty_from.date()})"
+        targets = strategy.target_weights(clean, returns, shares, strat, candidate_dates, sentiment, benchmark=benchmark)
         try:
             d0 = strategy.base_date(targets, candidate_dates, start)
         except strategy.NoEligibleAssetsError as exc:
@@ -158,7 +181,7 @@ def update_strategy(engine: sa.Engine, config: AutoIndexConfig, name: str) -> Up
     else:
         report.mode = "incremental"
         new_dates = candidate_dates[candidate_dates > state_date]
-        targets = strategy.target_weights(clean, returns, shares, strat, new_dates, benchmark=benchmark)
+        targets = strategy.target_weights(clean, returns, shares, strat, new_dates, sentiment, benchmark=benchmark)
         state = IndexState.from_dict({"date": state_row["date"], "level": state_row["level"], "holdings": json.loads(state_row["holdings"])})
         d0 = None
         daily, final_state = compute_index(returns, targets, _stored_base_date(engine, name, version), strat.transaction_cost_bps, state=state)

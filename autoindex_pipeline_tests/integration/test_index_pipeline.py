@@ -112,7 +112,7 @@ def test_backfilling_an_old_partition_recomputes_what_depends_on_it(stack, tmp_p
     result = run_index_job(config, path, instance=instance)
     assert result.success
     logs = "\n".join(str(e.message) for e in instance.all_logs(result.run_id))
-    assert "full (prices changed from 2025-03-03)" in logs
+    assert "full (inputs changed from 2025-03-03)" in logs
     after = _index(engine)
     changed = after.loc[after["level"].sub(before["level"]).abs() > 1e-12, "date"]
     assert len(changed) and changed.min() >= pd.Timestamp("2025-03-03")  # nothing before it moved
@@ -200,3 +200,33 @@ def test_point_in_time_perturbing_every_price_after_d_changes_nothing_up_to_d(st
         after_new = new[pd.to_datetime(new["date"]) > cut]
         if table == "index_values":
             assert not np.allclose(after_old["level"].to_numpy(), after_new["level"].to_numpy())  # the perturbation bites
+
+
+def test_sentiment_tilt_reads_sentiment_daily_point_in_time(tmp_path, monkeypatch):
+    import dagster as dg
+
+    from autoindex_pipeline.cli import run_news_job
+
+    monkeypatch.setenv("AUTOINDEX_DATABASE_URL", f"sqlite:///{tmp_path / 'wh.sqlite'}")
+    path = write_config(tmp_path, prices={"start_date": "2024-10-01"}, news={"start_date": "2025-01-01"},
+                        strategies={"default": {}, "tilted": {"sentiment_tilt": 0.8}})
+    config = load_config(path)
+    (tmp_path / "dg").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dg")) as instance:
+        assert run_prices_job(config, str(path), pd.Timestamp("2024-10-01"), pd.Timestamp("2025-03-31"), instance=instance).success
+        assert run_news_job(config, str(path), dt.date(2025, 2, 1), dt.date(2025, 3, 31), instance=instance).success
+        assert run_index_job(config, str(path), instance=instance).success
+        engine = create_warehouse_engine(config.database_url())
+        plain = read_table(engine, "allocations", {"strategy": "default"})
+        tilted = read_table(engine, "allocations", {"strategy": "tilted"})
+        merged = plain.merge(tilted, on=["date", "symbol"], suffixes=("_plain", "_tilted"))
+        merged["date"] = pd.to_datetime(merged["date"])
+        before_news = merged[merged["date"] < "2025-02-01"]
+        with_news = merged[merged["date"] >= "2025-02-03"]
+        np.testing.assert_allclose(before_news["weight_plain"], before_news["weight_tilted"], atol=1e-15)  # z = 0
+        assert (with_news["weight_plain"] - with_news["weight_tilted"]).abs().max() > 1e-4  # the tilt acts
+        # Backfilling an older news day is a recompute of the tilted strategy, not of the plain one.
+        assert run_news_job(config, str(path), dt.date(2025, 1, 20), dt.date(2025, 1, 31), instance=instance).success
+        result = run_index_job(config, str(path), instance=instance)
+        logs = "\n".join(str(e.message) for e in instance.all_logs(result.run_id))
+        assert "tilted" in logs and "full (inputs changed from 2025-01-20)" in logs

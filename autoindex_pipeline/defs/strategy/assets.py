@@ -59,7 +59,10 @@ CHECK_ASSET = {spec.name: spec.asset_key.to_user_string() for spec in CHECK_SPEC
 
 
 @dg.multi_asset(
-    specs=[spec.replace_attributes(deps=["prices", market_cap_data, strategy_configs, "quality_report"]) for spec in INDEX_SPECS],
+    specs=[
+        spec.replace_attributes(deps=["prices", market_cap_data, strategy_configs, "quality_report", "sentiment_daily"])
+        for spec in INDEX_SPECS
+    ],
     check_specs=CHECK_SPECS,
     name="index_assets",
 )
