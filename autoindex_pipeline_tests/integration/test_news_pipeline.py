@@ -84,6 +84,10 @@ def test_a_week_backfill_is_one_run_and_rerunning_changes_no_row_count(stack):
     result = run_news_job(config, path, D1, D7, instance=instance)
     assert result.success, _failure(result)
     assert len(instance.get_runs()) == 1
+    checks = {e.event_specific_data.check_name: e.event_specific_data for e in result.all_events
+              if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert checks["news_duplicates"].passed and checks["news_missing_symbols"].passed
+    assert checks["news_duplicates"].metadata["evaluated"].value > 100  # the stored articles of the week
     days = {str(D1 + dt.timedelta(days=i)) for i in range(7)}
     for key in ("news_articles", "news_sentiment", "sentiment_daily"):
         assert instance.get_materialized_partitions(dg.AssetKey(key)) == days

@@ -30,6 +30,7 @@ from pydantic import Field
 
 from autoindex_pipeline.defs.partitions import partition_date_range
 from autoindex_pipeline.defs.progress import FetchProgress, fetch_or_fail
+from autoindex_pipeline.defs.quality.results import check_result
 from autoindex_pipeline.defs.reference.assets import failure_summary, universe_assets
 from autoindex_pipeline.defs.resources import ProvidersResource, SettingsResource, WarehouseResource
 from autoindex_pipeline.domain.calendar import EXCHANGE_TIMEZONE
@@ -242,6 +243,36 @@ def _fetch(context: dg.AssetExecutionContext, provider: NewsProvider, symbols: l
 # Assets
 
 
+NEWS_CHECK_SPECS = [
+    dg.AssetCheckSpec("news_duplicates", asset="news_articles", blocking=True,
+                      description="each article stored once (id, provider id, normalised URL)"),
+    dg.AssetCheckSpec("news_missing_symbols", asset="news_sentiment", blocking=False,
+                      description="every scored (article, symbol) names a universe symbol"),
+    dg.AssetCheckSpec("news_stale", asset="news_articles", blocking=False,
+                      description="newest article at most news.stale_after_hours old on a trading day (today's partition)"),
+]
+
+
+def news_check_results(engine, cfg, window, first_day, last_day):  # noqa: ANN001, ANN201
+    """The news checks over the days this run wrote."""
+    from autoindex_pipeline.domain import quality
+
+    articles = news_store.read_news_articles(engine, first_day, last_day)
+    yield check_result(quality.check_news_duplicates(articles), "news_articles")
+    yield check_result(quality.check_news_missing_symbols(window, cfg.symbols), "news_sentiment")
+    now = pd.Timestamp.now(tz="UTC")
+    if last_day >= now.tz_convert("America/New_York").date():  # staleness is about today's feed
+        stale = quality.check_news_stale(articles, now, cfg.news.stale_after_hours, calendar=cfg.prices.calendar)
+    else:
+        stale = quality.CheckOutcome(
+            name="news_stale", passed=True, severity=quality.WARN, observed=0.0, threshold=cfg.news.stale_after_hours,
+            description="past days: staleness is judged on today's partition only",
+            offending=pd.DataFrame(columns=["symbol", "date", "value", "reason", "severity"]),
+            per_symbol_pass_rate=pd.Series(dtype=float),
+        )
+    yield check_result(stale, "news_articles")
+
+
 def build_news_assets(partitions_def: dg.PartitionsDefinition, stale_after_hours: int) -> dg.AssetsDefinition:
     freshness = dg.FreshnessPolicy.time_window(fail_window=dt.timedelta(hours=stale_after_hours))
     specs = [
@@ -278,6 +309,7 @@ def build_news_assets(partitions_def: dg.PartitionsDefinition, stale_after_hours
     @dg.multi_asset(
         name="news_assets",
         specs=specs,
+        check_specs=NEWS_CHECK_SPECS,
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
         can_subset=False,
@@ -390,6 +422,7 @@ def build_news_assets(partitions_def: dg.PartitionsDefinition, stale_after_hours
                 "top_movers": dg.MetadataValue.md(top_movers_markdown(window, days)),
             },
         )
+        yield from news_check_results(warehouse.engine, cfg, window, first_day, last_day)
 
     return news_assets
 
