@@ -88,6 +88,10 @@ def build_prices_asset(partitions_def: dg.PartitionsDefinition, reconciliation: 
         context.log.info(f"fetching {len(symbols)} symbols from {provider.name} for {start}..{end}")
         with FetchProgress(context.log, f"prices {start}..{end}", len(symbols)) as progress:
             result = fetch_or_fail(lambda: provider.fetch_prices(symbols, start, end, progress=progress), provider.name)
+        provider_name = provider.name
+        # The sample provider caches whole generated histories (~150 MB for the universe): let
+        # them go before the write and the checks, which need memory of their own.
+        del provider
 
         frame = result.frame
         sessions = sessions_between(start, end, cfg.prices.calendar)
@@ -106,7 +110,7 @@ def build_prices_asset(partitions_def: dg.PartitionsDefinition, reconciliation: 
         fetched = sorted(frame["symbol"].unique()) if len(frame) else []
         if not fetched and len(sessions):
             raise dg.Failure(
-                description=f"{provider.name} delivered no prices for {start}..{end}; nothing was written",
+                description=f"{provider_name} delivered no prices for {start}..{end}; nothing was written",
                 metadata={"failures": failure_summary(result.failures), **result.stats.as_metadata()},
             )
         written = load.replace_prices(warehouse.engine, frame, fetched, start, end)
@@ -133,7 +137,7 @@ def build_prices_asset(partitions_def: dg.PartitionsDefinition, reconciliation: 
                 "symbols_failed": len(result.failures),
                 "failures": failure_summary(result.failures),
                 "off_calendar_rows_dropped": len(off_calendar),
-                "provider": provider.name,
+                "provider": provider_name,
                 **result.stats.as_metadata(),
             }
         )
