@@ -54,6 +54,14 @@ def test_clean_window_passes_every_blocking_check_and_builds_the_index(stack, tm
     assert set(scores["colour"]) <= {"green", "yellow", "red", "grey"} and len(scores) == len(config.symbols)
     html = (config.data_dir / "reports" / "quality" / "quality_report.html").read_text()
     assert "<img" in html or "<table" in html
+    # The performance reports: rows for each period kind, and the monthly page with its chart.
+    reports = read_table(engine, "performance_reports", {"strategy": "default"})
+    assert set(reports["period"]) == {"daily", "weekly", "monthly"}
+    monthly = reports[(reports["period"] == "monthly") & (reports["label"] == "2025-04") & (reports["section"] == "period")]
+    assert {"total_return", "max_drawdown"} <= set(monthly["metric"])
+    page = config.data_dir / "reports" / "default" / "monthly_2025-04.html"
+    assert page.exists() and "data:image/png;base64" in page.read_text()
+    assert (config.data_dir / "reports" / "default" / "monthly_2025-04.png").stat().st_size > 10_000
 
 
 def test_a_bad_print_blocks_the_index_and_names_the_row(stack, tmp_path):  # noqa: F811
