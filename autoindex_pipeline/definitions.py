@@ -47,9 +47,18 @@ def build_resources(config: AutoIndexConfig, config_path: str | None = None) -> 
 
 def _executor() -> dg.ExecutorDefinition:
     # Dagster's SQLite storage locks under concurrent writers: the embedded default runs steps
-    # in process. A PostgreSQL deployment may choose the multiprocess executor.
-    if os.environ.get(EXECUTOR_ENV_VAR, "in_process") == "multiprocess":
+    # in process. A PostgreSQL deployment may choose the multiprocess executor, or `celery`:
+    # each step goes to a Celery worker (`celery -A dagster_celery.app worker -Q dagster`)
+    # sharing this instance's PostgreSQL storage (README: Production deployment).
+    choice = os.environ.get(EXECUTOR_ENV_VAR, "in_process")
+    if choice == "multiprocess":
         return dg.multiprocess_executor
+    if choice == "celery":
+        from dagster_celery import celery_executor  # the `celery` extra
+
+        # The broker URL may carry a password: pass the env var, resolved at run time.
+        urls = {"broker": "AUTOINDEX_CELERY_BROKER", "backend": "AUTOINDEX_CELERY_BACKEND"}
+        return celery_executor.configured({k: {"env": v} for k, v in urls.items() if os.environ.get(v)}, name="celery")
     return dg.in_process_executor
 
 

@@ -8,6 +8,7 @@ The helpers here start and stop that topology; `benchmarks/topology.py` uses the
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -39,18 +40,14 @@ FAKE_SECRETS = {
     "WAREHOUSE_PASSWORD": "wh-secret-9d1b3f5a7c2e",
 }
 
-# The JSON logs option of autoindex_pipeline/logging.py, as a deployment adds it to dagster.yaml.
-JSON_LOGS_BLOCK = {
-    "python_logs": {
-        "dagster_handler_config": {
-            "handlers": {
-                "json": {"class": "logging.StreamHandler", "level": "INFO", "stream": "ext://sys.stdout",
-                         "formatter": "json"}
-            },
-            "formatters": {"json": {"()": "autoindex_pipeline.logging.JsonFormatter"}},
-        }
-    }
-}
+def json_logs_block(level: str = "INFO") -> dict:
+    """The JSON logs option of autoindex_pipeline/logging.py, as a deployment adds it to
+    dagster.yaml (README: Production deployment)."""
+    from autoindex_pipeline.logging import DAGSTER_HANDLER_CONFIG
+
+    handler_config = json.loads(json.dumps(DAGSTER_HANDLER_CONFIG))
+    handler_config["handlers"]["json"]["level"] = level
+    return {"python_logs": {"dagster_handler_config": handler_config}}
 
 
 def free_port() -> int:
@@ -112,13 +109,13 @@ def pg_url(database: str, driver: str = "postgresql+psycopg", password: str | No
 # --- the instance and the environment of every process ----------------------------------------
 
 
-def write_dagster_home(home: Path, json_logs: bool = False) -> Path:
+def write_dagster_home(home: Path, json_logs: bool = False, json_log_level: str = "INFO") -> Path:
     """``home`` holding the shipped production dagster.yaml (optionally with the JSON logs block
     added, exactly as README says a deployment adds it)."""
     home.mkdir(parents=True, exist_ok=True)
     text = (REPO_ROOT / "dagster.yaml").read_text()
     if json_logs:
-        text += "\n# JSON logs (README: Production deployment)\n" + yaml.safe_dump(JSON_LOGS_BLOCK, sort_keys=False)
+        text += "\n# JSON logs (README: Production deployment)\n" + yaml.safe_dump(json_logs_block(json_log_level), sort_keys=False)
     (home / "dagster.yaml").write_text(text)
     return home
 
@@ -153,17 +150,21 @@ def deployment_env(home: Path, dagster_db: str, warehouse_db: str, config_path: 
 
 @contextlib.contextmanager
 def instance_from(env: Mapping[str, str]):  # noqa: ANN201
-    """The DagsterInstance the processes share, opened in this process with their environment."""
+    """The DagsterInstance the processes share, opened in this process with their dagster.yaml.
+    Its DAGSTER_* variables stay set while it is open (the instance resolves parts of its config
+    lazily), then this process's environment is restored."""
     import dagster as dg
 
-    keys = [k for k in env if k.startswith("DAGSTER_") or k.startswith("AUTOINDEX_")]
+    keys = [k for k in env if k.startswith("DAGSTER_")]
     saved = {k: os.environ.get(k) for k in keys}
     os.environ.update({k: env[k] for k in keys})
-    instance = dg.DagsterInstance.from_config(env["DAGSTER_HOME"])
+    instance = None
     try:
+        instance = dg.DagsterInstance.from_config(env["DAGSTER_HOME"])
         yield instance
     finally:
-        instance.dispose()
+        if instance is not None:
+            instance.dispose()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
