@@ -24,23 +24,9 @@ from autoindex_pipeline.providers.http import (
     Verdict,
     redact,
 )
+from autoindex_pipeline_tests.fakes import FakeClock
 
 SECRET = "sk-test/SECRET+key=42"
-
-
-class FakeClock:
-    """Epoch seconds that only move when something sleeps."""
-
-    def __init__(self, now: float = 1_704_902_400.0) -> None:  # 2024-01-10 16:00 UTC
-        self.now = now
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from autoindex_pipeline.providers.marketaux import MarketauxProvider
 from autoindex_pipeline.providers.news_base import ARTICLE_COLUMNS, ENTITY_COLUMNS, NewsProvider
 from autoindex_pipeline.providers.news_files import NewsFilesProvider
 from autoindex_pipeline.providers.news_sample import SampleNewsProvider
+from autoindex_pipeline_tests.fakes import FakeClock
 
 UNIVERSE_CSV = Path(__file__).resolve().parents[2] / "autoindex_pipeline" / "data" / "universe.csv"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "marketaux"
@@ -371,22 +372,9 @@ def fixture(name: str) -> dict:
     return json.loads((FIXTURES / name).read_text())
 
 
-class FakeClock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(NOW)
 
 
 @pytest.fixture

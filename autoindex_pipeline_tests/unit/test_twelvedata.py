@@ -17,6 +17,7 @@ from pytest_httpserver import HTTPServer
 from autoindex_pipeline.providers.base import PriceProvider, ProviderError
 from autoindex_pipeline.providers.http import RetryPolicy
 from autoindex_pipeline.providers.twelvedata import WINDOW_DAYS, TwelveDataProvider, _date_windows
+from autoindex_pipeline_tests.fakes import FakeClock
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "twelvedata"
 KEY = "td-test-KEY-0123456789abcdef"
@@ -27,22 +28,9 @@ def fixture(name: str) -> dict:
     return json.loads((FIXTURES / name).read_text())
 
 
-class FakeClock:
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(NOW)
 
 
 @pytest.fixture(autouse=True)
