@@ -11,11 +11,14 @@ the daemon, the UI or the CLI on that instance, including steps run by Celery wo
           json:
             class: logging.StreamHandler
             level: INFO
-            stream: ext://sys.stdout
+            stream: ext://sys.__stdout__
             formatter: json
         formatters:
           json:
             (): autoindex_pipeline.logging.JsonFormatter
+
+``sys.__stdout__`` is the process's real stdout: a Celery worker redirects ``sys.stdout`` into
+its own log lines, which would wrap each JSON object in a prefix.
 
 Each record carries ``run_id``, ``job``, ``step_key``, ``asset`` (the asset the event is about,
 else the step's asset), ``partition`` (a single partition, or ``partition_range_start`` /
@@ -52,7 +55,7 @@ DAGSTER_HANDLER_CONFIG: dict[str, Any] = {
         "json": {
             "class": "logging.StreamHandler",
             "level": "INFO",
-            "stream": "ext://sys.stdout",
+            "stream": "ext://sys.__stdout__",
             "formatter": "json",
         }
     },

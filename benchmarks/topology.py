@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -31,6 +32,16 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 os.environ.setdefault("AUTOINDEX_PROGRESS", "0")
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+
+
+_WORK_DIRS: list[Path] = []
+
+
+def _work() -> Path:
+    """A temporary folder for one case (config, DAGSTER_HOME, process logs); removed at the end."""
+    path = Path(tempfile.mkdtemp(prefix="autoindex-topology-bench-"))
+    _WORK_DIRS.append(path)
+    return path
 
 
 def _config(work: Path) -> Path:
@@ -102,7 +113,7 @@ def in_process(years: float) -> dict[str, float]:
     from autoindex_pipeline.config import load_config
     from autoindex_pipeline_tests.e2e import deployment_env, fresh_databases, instance_from, write_dagster_home
 
-    work = Path(tempfile.mkdtemp(prefix="autoindex-topology-bench-"))
+    work = _work()
     config_path = _config(work)
     sessions = _sessions(years)
     with fresh_databases("dagster", "warehouse", prefix="autoindex_bench_topo") as dbs:
@@ -139,7 +150,7 @@ def topology_run(years: float, mode: str) -> dict[str, float]:
         write_dagster_home,
     )
 
-    work = Path(tempfile.mkdtemp(prefix="autoindex-topology-bench-"))
+    work = _work()
     config_path = _config(work)
     sessions = _sessions(years)
     names = [s.strftime("%Y-%m-%d") for s in sessions]
@@ -185,7 +196,7 @@ def celery_run(years: float, workers: int) -> dict[str, float]:
     )
     from autoindex_pipeline_tests.e2e.test_celery import celery_env, start_celery_worker
 
-    work = Path(tempfile.mkdtemp(prefix="autoindex-topology-bench-"))
+    work = _work()
     config_path = _config(work)
     sessions = _sessions(years)
     with fresh_databases("dagster", "warehouse", prefix="autoindex_bench_celery") as dbs:
@@ -224,6 +235,14 @@ def main() -> None:
     parser.add_argument("--years", type=float, default=5.0)
     parser.add_argument("--skip-celery", action="store_true")
     args = parser.parse_args()
+    try:
+        run_cases(args)
+    finally:
+        for path in _WORK_DIRS:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def run_cases(args: argparse.Namespace) -> None:
     print(f"machine: {os.cpu_count()} cores; {args.years:g} years x the whole universe, sample provider", flush=True)
     base = in_process(args.years)
     _print("in process (execute_in_process, production instance)", base)

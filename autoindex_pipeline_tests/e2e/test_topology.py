@@ -236,12 +236,13 @@ def test_no_secret_reaches_the_event_log_run_records_or_any_log(deployment, run_
             assert secret not in text, f"{name} leaked into the {where}"
 
 
-def test_the_ui_shows_the_asset_graph_and_the_checks_in_a_headless_browser(deployment):
+def test_the_ui_shows_the_asset_graph_and_the_checks_in_a_headless_browser(request):
     if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
-        pytest.skip(f"no chromium at {CHROMIUM} (Debian: apt-get install -y chromium); the browser check needs it")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+        pytest.skip(f"no chromium at {CHROMIUM} nor on PATH (Debian: apt-get install -y chromium; .ci/run does it "
+                    "when apt works); the browser check drives Debian's chromium and never downloads a browser")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (dev extra)")
     executable = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
-    topo = deployment.topo
+    topo = request.getfixturevalue("deployment").topo
     topo.graphql("mutation { setNuxSeen }")  # no community pop-up over the screenshots
     groups = sorted({n["groupName"] for n in topo.graphql(ASSET_GROUPS)["assetNodes"]})
     expanded = ",".join(f"global@global:{g}" for g in groups)
@@ -267,3 +268,16 @@ def test_the_ui_shows_the_asset_graph_and_the_checks_in_a_headless_browser(deplo
             browser.close()
     assert (ARTIFACTS / "asset_graph.png").stat().st_size > 10_000
     assert (ARTIFACTS / "prices_asset_checks.png").stat().st_size > 10_000
+
+
+def test_the_json_formatter_redacts_secrets_on_any_record(monkeypatch):
+    import logging
+
+    from autoindex_pipeline.logging import JsonFormatter
+
+    monkeypatch.setenv("TWELVEDATA_API_KEY", FAKE_SECRETS["TWELVEDATA_API_KEY"])
+    record = logging.LogRecord("autoindex", logging.WARNING, __file__, 1,
+                               "key %s url postgresql+psycopg://app:hunter2-pw@db:5432/wh", (FAKE_SECRETS["TWELVEDATA_API_KEY"],), None)
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "key *** url postgresql+psycopg://app:***@db:5432/wh"
+    assert (line["level"], line["logger"]) == ("WARNING", "autoindex") and "run_id" not in line
