@@ -23,7 +23,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from autoindex_pipeline.ops.notify import NotifierSettings
+from autoindex_pipeline.alerting.notifier import NotifierSettings
 
 PACKAGE_DATA = Path(__file__).parent / "data"
 DEFAULT_CONFIG_PATH = PACKAGE_DATA / "autoindex.yaml"

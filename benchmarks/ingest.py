@@ -109,7 +109,7 @@ def run_backend(backend: str, years: float) -> dict[str, float | str]:
 def checks_share(config, start, end, backfill_s) -> dict[str, float]:  # noqa: ANN001
     """The price checks the backfill ran (GX batch + pandas checks over the whole range, once),
     timed again on their own: their share of the backfill's wall time."""
-    from autoindex_pipeline.compute.price_quality import evaluate_prices
+    from autoindex_pipeline.services.price_checks import evaluate_prices
     from autoindex_pipeline.warehouse.engine import create_warehouse_engine
     from autoindex_pipeline.warehouse.read import read_prices
 
@@ -127,7 +127,7 @@ def write_path_vs_copy(config, start, end) -> dict[str, float]:  # noqa: ANN001
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
-    from autoindex_pipeline.providers.sample import SampleProvider
+    from autoindex_pipeline.providers.prices.sample import SampleProvider
     from autoindex_pipeline.warehouse import load
     from autoindex_pipeline.warehouse.engine import create_warehouse_engine
 

@@ -132,7 +132,7 @@ def pure_breakdown(config, first, last) -> dict[str, float]:  # noqa: ANN001
     from autoindex_pipeline.defs.news.assets import utc_window
     from autoindex_pipeline.domain.news import deduplicate
     from autoindex_pipeline.domain.sentiment import score_article_symbols
-    from autoindex_pipeline.providers.factory import build_news_provider
+    from autoindex_pipeline.providers.registry import build_news_provider
 
     lo, hi = utc_window(first, last)
     provider = build_news_provider(config)

@@ -15,7 +15,7 @@ import dagster as dg
 
 from tqdm import tqdm
 
-from autoindex_pipeline.providers.base import ProviderError
+from autoindex_pipeline.providers.prices.base import ProviderError
 
 T = TypeVar("T")
 

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from pydantic import PrivateAttr
 
 from autoindex_pipeline.config import AutoIndexConfig, load_config
-from autoindex_pipeline.providers.base import PriceProvider
-from autoindex_pipeline.providers.factory import build_news_provider, build_price_provider
-from autoindex_pipeline.providers.news_base import NewsProvider
+from autoindex_pipeline.providers.prices.base import PriceProvider
+from autoindex_pipeline.providers.registry import build_news_provider, build_price_provider
+from autoindex_pipeline.providers.news.base import NewsProvider
 from autoindex_pipeline.warehouse.engine import create_warehouse_engine, safe_url
 from autoindex_pipeline.warehouse.migrate import upgrade
 

@@ -8,7 +8,7 @@ and a provider only supplies a ``classify`` callback that reads its own bodies:
   because a retried request spends credits again on the provider's side;
 * bounded retries (``tenacity``) with exponential backoff and jitter on timeouts, transport
   errors, 429 and 5xx, honouring ``Retry-After``; never on 4xx that will not change;
-* every attempt counted into a :class:`~autoindex_pipeline.providers.base.CallStats`;
+* every attempt counted into a :class:`~autoindex_pipeline.providers.prices.base.CallStats`;
 * secrets kept out of logs, exception text and metadata: messages built from URLs or bodies go
   through :func:`redact`, exceptions are raised outside ``except`` blocks so no chained httpx
   exception (whose text carries the URL) rides along, and httpx's own request log is filtered.
@@ -32,7 +32,7 @@ from urllib.parse import quote, quote_plus
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
-from autoindex_pipeline.providers.base import CallStats, ProviderError
+from autoindex_pipeline.providers.prices.base import CallStats, ProviderError
 
 logger = logging.getLogger(__name__)
 

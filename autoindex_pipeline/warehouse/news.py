@@ -408,7 +408,7 @@ def write_news(
     """Store one fetch of the days ``start..end`` (exchange-time-zone dates) in ONE transaction.
 
     * ``articles``: the articles to insert: ``article_id``, the article columns of
-      :mod:`autoindex_pipeline.providers.news_base` and ``date``. An id already stored is left
+      :mod:`autoindex_pipeline.providers.news.base` and ``date``. An id already stored is left
       as it is (the first stored row is kept).
     * ``keys``: ``key, article_id, published_at``; pairs already stored are skipped.
     * ``sentiment``: ``article_id, symbol, score, model, match_score, provider_sentiment, date``,

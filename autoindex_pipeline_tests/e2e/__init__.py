@@ -43,7 +43,7 @@ FAKE_SECRETS = {
 def json_logs_block(level: str = "INFO") -> dict:
     """The JSON logs option of autoindex_pipeline/logging.py, as a deployment adds it to
     dagster.yaml (README: Production deployment)."""
-    from autoindex_pipeline.logging import DAGSTER_HANDLER_CONFIG
+    from autoindex_pipeline.jsonlog import DAGSTER_HANDLER_CONFIG
 
     handler_config = json.loads(json.dumps(DAGSTER_HANDLER_CONFIG))
     handler_config["handlers"]["json"]["level"] = level

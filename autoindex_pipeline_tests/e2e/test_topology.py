@@ -273,7 +273,7 @@ def test_the_ui_shows_the_asset_graph_and_the_checks_in_a_headless_browser(reque
 def test_the_json_formatter_redacts_secrets_on_any_record(monkeypatch):
     import logging
 
-    from autoindex_pipeline.logging import JsonFormatter
+    from autoindex_pipeline.jsonlog import JsonFormatter
 
     monkeypatch.setenv("TWELVEDATA_API_KEY", FAKE_SECRETS["TWELVEDATA_API_KEY"])
     record = logging.LogRecord("autoindex", logging.WARNING, __file__, 1,

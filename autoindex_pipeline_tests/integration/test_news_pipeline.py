@@ -414,7 +414,7 @@ def test_news_definitions_share_one_daily_partitions_definition_with_lineage():
 
 def test_news_config_errors_name_the_key(tmp_path, monkeypatch):
     from autoindex_pipeline.config import ConfigError
-    from autoindex_pipeline.providers.factory import build_news_provider
+    from autoindex_pipeline.providers.registry import build_news_provider
 
     for name in "abc":
         (tmp_path / name).mkdir()

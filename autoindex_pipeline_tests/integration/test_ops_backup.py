@@ -16,7 +16,7 @@ import psycopg
 import pytest
 import sqlalchemy as sa
 
-from autoindex_pipeline.ops.backup import BackupError, backup_and_verify
+from autoindex_pipeline.maintenance.backup import BackupError, backup_and_verify
 from autoindex_pipeline_tests.conftest import PG_ADMIN_URL
 
 pytestmark = pytest.mark.postgres

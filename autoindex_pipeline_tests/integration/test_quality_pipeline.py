@@ -119,7 +119,7 @@ def test_quality_cli_override_report_and_audit(tmp_path, monkeypatch):
 
 def test_reconciliation_against_a_second_source_fails_beyond_0_2_percent(stack, tmp_path):  # noqa: F811
     _, _, instance = stack
-    from autoindex_pipeline.providers.sample import SampleProvider
+    from autoindex_pipeline.providers.prices.sample import SampleProvider
 
     base = load_config(write_config(tmp_path))
     second = SampleProvider(base.universe_frame).fetch_prices(base.symbols, dt.date(2025, 3, 3), dt.date(2025, 3, 7)).frame

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import autoindex_pipeline.providers.files as files_module
-from autoindex_pipeline.providers.base import PriceProvider, ProviderError
-from autoindex_pipeline.providers.files import FilesFormatError, FilesProvider
+import autoindex_pipeline.providers.prices.files as files_module
+from autoindex_pipeline.providers.prices.base import PriceProvider, ProviderError
+from autoindex_pipeline.providers.prices.files import FilesFormatError, FilesProvider
 
 HEADER = "symbol,date,open,high,low,close,volume"
 ROWS = [

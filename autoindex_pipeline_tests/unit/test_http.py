@@ -12,7 +12,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from autoindex_pipeline.providers.base import CallStats, ProviderError
+from autoindex_pipeline.providers.prices.base import CallStats, ProviderError
 from autoindex_pipeline.providers.http import (
     REDACTED,
     Classification,

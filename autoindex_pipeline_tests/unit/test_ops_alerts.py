@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from autoindex_pipeline.ops.alerts import (
+from autoindex_pipeline.domain.alerts import (
     Alert,
     AlertLedger,
     at_least,

@@ -18,8 +18,8 @@ from aiosmtpd.controller import Controller
 from pydantic import ValidationError
 from pytest_httpserver import HTTPServer
 
-from autoindex_pipeline.ops.alerts import Alert, daily_drop_alerts, run_failure_alert
-from autoindex_pipeline.ops.notify import EmailSettings, Notifier, NotifierSettings, slack_payload
+from autoindex_pipeline.domain.alerts import Alert, daily_drop_alerts, run_failure_alert
+from autoindex_pipeline.alerting.notifier import EmailSettings, Notifier, NotifierSettings, slack_payload
 
 HOOK_PATH = "/services/T0AUTOIDX/B0ALERTS/xoxSecretWebhookToken42"
 HOOK_ENV = "AUTOINDEX_TEST_SLACK_WEBHOOK"

@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 
 from autoindex_pipeline.domain.index import benchmark_levels, compute_index
-from autoindex_pipeline.ops.performance import period_bounds, period_report, render_chart_png, render_html
+from autoindex_pipeline.domain.performance import period_bounds, period_report, render_chart_png, render_html
 
 SESSIONS = pd.DatetimeIndex(["2024-03-01", "2024-03-04", "2024-03-05", "2024-03-06"])
 RETURNS = pd.DataFrame({"A": [np.nan, 0.10, 0.0, -0.05], "B": [np.nan, 0.0, -0.10, 0.05]}, index=SESSIONS)

@@ -47,13 +47,13 @@ def keys(rows: pd.DataFrame) -> set[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def gx():
-    from autoindex_pipeline.quality import gx as module
+    from autoindex_pipeline.services import gx as module
 
     return module
 
 
 def test_importing_the_package_does_not_import_great_expectations():
-    code = "import sys, autoindex_pipeline.quality.gx, autoindex_pipeline.quality.report; print('great_expectations' in sys.modules, 'matplotlib' in sys.modules)"
+    code = "import sys, autoindex_pipeline.services.gx, autoindex_pipeline.reporting.quality; print('great_expectations' in sys.modules, 'matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
 
@@ -108,7 +108,7 @@ def test_sample_provider_faults_through_gx(gx):
     import datetime as dt
 
     from autoindex_pipeline.config import load_config
-    from autoindex_pipeline.providers.sample import SampleProvider
+    from autoindex_pipeline.providers.prices.sample import SampleProvider
 
     provider = SampleProvider(load_config().universe_frame, seed=42)
     prices = provider.fetch_prices(["JPM", "NVDA", "KO", "BA", "AAPL"], dt.date(2024, 11, 1), dt.date(2026, 10, 30)).frame
@@ -127,7 +127,7 @@ def test_progress_bars_and_logs_stay_off_stderr(tmp_path):
         """
         import sys
         import numpy as np, pandas as pd
-        from autoindex_pipeline.quality import gx
+        from autoindex_pipeline.services import gx
         n = 200
         df = pd.DataFrame({"symbol": "A", "date": pd.bdate_range("2024-01-01", periods=n), "open": 1.0,
                            "high": 1.0, "low": 1.0, "close": np.r_[np.ones(n - 1), 5.0], "volume": 1.0})

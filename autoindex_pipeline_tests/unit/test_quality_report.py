@@ -11,7 +11,7 @@ import pytest
 
 from autoindex_pipeline.domain import quality as q
 from autoindex_pipeline.domain.calendar import sessions_between
-from autoindex_pipeline.quality import report
+from autoindex_pipeline.reporting import quality as report
 
 SESS = sessions_between("2025-01-02", "2025-06-30")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -32,7 +32,7 @@ import pytest
 from autoindex_pipeline.config import load_config
 from autoindex_pipeline.domain import quality as q
 from autoindex_pipeline.domain.calendar import sessions_between
-from autoindex_pipeline.providers.sample import SampleFaults, SampleProvider
+from autoindex_pipeline.providers.prices.sample import SampleFaults, SampleProvider
 
 FAULTY = ["KO", "NVDA", "JPM", "BA", "GEV", "WBA", "MMM"]
 START, END = dt.date(2024, 11, 1), dt.date(2026, 10, 30)

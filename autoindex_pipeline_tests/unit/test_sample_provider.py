@@ -11,8 +11,8 @@ import pytest
 from numpy.lib.stride_tricks import sliding_window_view
 
 from autoindex_pipeline.domain.calendar import sessions_between
-from autoindex_pipeline.providers.base import PriceProvider
-from autoindex_pipeline.providers.sample import SampleFaults, SampleProvider
+from autoindex_pipeline.providers.prices.base import PriceProvider
+from autoindex_pipeline.providers.prices.sample import SampleFaults, SampleProvider
 
 FAULTS = SampleFaults()
 FAULT_SYMBOLS = {s for s in FAULTS.fault_symbols().values() if s is not None}

@@ -8,7 +8,7 @@ from autoindex_pipeline.defs.automation.schedules import build_news_schedule, bu
 from autoindex_pipeline.defs.automation.sensors import ALERT_SENSORS
 from autoindex_pipeline.defs.news.definitions import NEWS_JOB, NEWS_RETENTION_JOB
 from autoindex_pipeline.defs.prices.definitions import PRICES_JOB
-from autoindex_pipeline.ops.calendar import OPERATIONS_CALENDAR
+from autoindex_pipeline.maintenance.calendar import OPERATIONS_CALENDAR
 
 
 def build(config: AutoIndexConfig) -> dg.Definitions:

@@ -5,7 +5,7 @@ import dagster as dg
 from sqlalchemy.engine import make_url
 
 from autoindex_pipeline.defs.resources import SettingsResource, WarehouseResource
-from autoindex_pipeline.ops import backup
+from autoindex_pipeline.maintenance import backup
 from autoindex_pipeline.warehouse.engine import is_postgres
 
 KEY_TABLES = ["assets", "prices", "market_cap_data", "strategy_configs", "allocations", "index_values", "risk_metrics"]

@@ -4,8 +4,8 @@ SMTP passwords come from the environment variables that block names."""
 import dagster as dg
 
 from autoindex_pipeline.defs.resources import SettingsResource
-from autoindex_pipeline.ops.alerts import Alert
-from autoindex_pipeline.ops.notify import DeliveryReport, Notifier
+from autoindex_pipeline.domain.alerts import Alert
+from autoindex_pipeline.alerting.notifier import DeliveryReport, Notifier
 
 
 class NotifierResource(dg.ConfigurableResource):

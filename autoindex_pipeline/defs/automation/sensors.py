@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from autoindex_pipeline.defs.automation.resources import NotifierResource
 from autoindex_pipeline.defs.resources import SettingsResource, WarehouseResource
 from autoindex_pipeline.domain.calendar import is_session, last_closed_session
-from autoindex_pipeline.ops.alerts import (
+from autoindex_pipeline.domain.alerts import (
     AlertLedger,
     daily_drop_alerts,
     failed_check_alert,

@@ -36,7 +36,7 @@ from autoindex_pipeline.defs.resources import ProvidersResource, SettingsResourc
 from autoindex_pipeline.domain.calendar import EXCHANGE_TIMEZONE
 from autoindex_pipeline.domain.news import DedupReport, article_keys, deduplicate
 from autoindex_pipeline.domain.sentiment import daily_sentiment, local_dates, score_article_symbols
-from autoindex_pipeline.providers.news_base import NewsFetchResult, NewsProvider
+from autoindex_pipeline.providers.news.base import NewsFetchResult, NewsProvider
 from autoindex_pipeline.warehouse import news as news_store
 
 NEWS_ASSET_KEYS = ("news_articles", "news_sentiment", "sentiment_daily")
@@ -428,7 +428,7 @@ def build_news_assets(partitions_def: dg.PartitionsDefinition, stale_after_hours
 
 
 def _empty_fetch() -> NewsFetchResult:
-    from autoindex_pipeline.providers.news_base import empty_articles_frame, empty_entities_frame
+    from autoindex_pipeline.providers.news.base import empty_articles_frame, empty_entities_frame
 
     return NewsFetchResult(empty_articles_frame(), empty_entities_frame())
 

@@ -10,7 +10,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from autoindex_pipeline.compute.price_quality import PRICE_CHECKS, RECONCILIATION, evaluate_prices, reconciliation_source
+from autoindex_pipeline.services.price_checks import PRICE_CHECKS, RECONCILIATION, evaluate_prices, reconciliation_source
 from autoindex_pipeline.defs.partitions import partition_date_range
 from autoindex_pipeline.defs.progress import FetchProgress, fetch_or_fail
 from autoindex_pipeline.defs.quality.results import check_result

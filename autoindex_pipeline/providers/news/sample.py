@@ -78,8 +78,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from autoindex_pipeline.providers.base import CallStats, ProgressCallback
-from autoindex_pipeline.providers.news_base import (
+from autoindex_pipeline.providers.prices.base import CallStats, ProgressCallback
+from autoindex_pipeline.providers.news.base import (
     NewsFetchResult,
     empty_articles_frame,
     empty_entities_frame,
@@ -270,7 +270,7 @@ def _uuid_text(hi: np.ndarray, lo: np.ndarray) -> list[str]:
 
 
 class SampleNewsProvider:
-    """:class:`~autoindex_pipeline.providers.news_base.NewsProvider` of synthetic news for a
+    """:class:`~autoindex_pipeline.providers.news.base.NewsProvider` of synthetic news for a
     universe (columns ``symbol``, ``asset_class``, ``sector``, optional ``name``); see the module
     docstring for the generator and its injected cases."""
 

@@ -32,7 +32,7 @@ from typing import Annotated, Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field
 
-from autoindex_pipeline.ops.alerts import Alert, Severity, at_least
+from autoindex_pipeline.domain.alerts import Alert, Severity, at_least
 from autoindex_pipeline.providers.http import (
     RetryPolicy,
     Verdict,

@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pandas as pd
 
-from autoindex_pipeline.providers.base import (
+from autoindex_pipeline.providers.prices.base import (
     CallStats,
     FetchResult,
     ProgressCallback,
@@ -127,7 +127,7 @@ def _is_no_data(code: int, message: str) -> bool:
 
 
 class TwelveDataProvider:
-    """:class:`~autoindex_pipeline.providers.base.PriceProvider` backed by TwelveData.
+    """:class:`~autoindex_pipeline.providers.prices.base.PriceProvider` backed by TwelveData.
 
     ``clock`` returns epoch seconds and ``sleep`` waits; both are injectable so tests run in
     fake time. ``statistics_credits`` is what one ``/statistics`` call costs (default 50).

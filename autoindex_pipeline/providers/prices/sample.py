@@ -70,7 +70,7 @@ import numpy as np
 import pandas as pd
 
 from autoindex_pipeline.domain.calendar import DEFAULT_CALENDAR, sessions_between
-from autoindex_pipeline.providers.base import (
+from autoindex_pipeline.providers.prices.base import (
     CallStats,
     FetchResult,
     ProgressCallback,

@@ -15,7 +15,7 @@ the daemon, the UI or the CLI on that instance, including steps run by Celery wo
             formatter: json
         formatters:
           json:
-            (): autoindex_pipeline.logging.JsonFormatter
+            (): autoindex_pipeline.jsonlog.JsonFormatter
 
 ``sys.__stdout__`` is the process's real stdout: a Celery worker redirects ``sys.stdout`` into
 its own log lines, which would wrap each JSON object in a prefix.
@@ -59,7 +59,7 @@ DAGSTER_HANDLER_CONFIG: dict[str, Any] = {
             "formatter": "json",
         }
     },
-    "formatters": {"json": {"()": "autoindex_pipeline.logging.JsonFormatter"}},
+    "formatters": {"json": {"()": "autoindex_pipeline.jsonlog.JsonFormatter"}},
 }
 
 

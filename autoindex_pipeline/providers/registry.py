@@ -4,27 +4,27 @@ CLI and the Dagster resources cannot disagree."""
 from __future__ import annotations
 
 from autoindex_pipeline.config import AutoIndexConfig, ConfigError
-from autoindex_pipeline.providers.base import PriceProvider
-from autoindex_pipeline.providers.news_base import NewsProvider
+from autoindex_pipeline.providers.prices.base import PriceProvider
+from autoindex_pipeline.providers.news.base import NewsProvider
 
 
 def build_price_provider(config: AutoIndexConfig, kind: str, api_key: str | None = None) -> PriceProvider:
     """``kind`` is a provider name from the config (sample, files, twelvedata). Secrets are
     passed in by the caller (from the environment), never read from the config file."""
     if kind == "sample":
-        from autoindex_pipeline.providers.sample import SampleProvider
+        from autoindex_pipeline.providers.prices.sample import SampleProvider
 
         return SampleProvider(
             config.universe_frame, seed=config.providers.sample.seed, calendar=config.prices.calendar
         )
     if kind == "files":
-        from autoindex_pipeline.providers.files import FilesProvider
+        from autoindex_pipeline.providers.prices.files import FilesProvider
 
         files = config.providers.files
         return FilesProvider(config.resolve(files.prices_path), shares_path=config.resolve(files.shares_path))
     if kind == "twelvedata":
         from autoindex_pipeline.providers.http import RetryPolicy
-        from autoindex_pipeline.providers.twelvedata import TwelveDataProvider
+        from autoindex_pipeline.providers.prices.twelvedata import TwelveDataProvider
 
         if not api_key:
             raise ConfigError("providers.prices is 'twelvedata' but TWELVEDATA_API_KEY is not set in the environment")
@@ -47,17 +47,17 @@ def build_news_provider(config: AutoIndexConfig, api_token: str | None = None) -
     token is passed in by the caller (from the environment), never read from the config file."""
     news = config.news
     if news.provider == "sample":
-        from autoindex_pipeline.providers.news_sample import SampleNewsProvider
+        from autoindex_pipeline.providers.news.sample import SampleNewsProvider
 
         seed = config.providers.sample.seed if news.sample.seed is None else news.sample.seed
         return SampleNewsProvider(config.universe_frame, seed=seed, mean_per_day=news.sample.mean_per_day)
     if news.provider == "files":
-        from autoindex_pipeline.providers.news_files import NewsFilesProvider
+        from autoindex_pipeline.providers.news.files import NewsFilesProvider
 
         return NewsFilesProvider(config.resolve(news.files.path))
     if news.provider == "marketaux":
         from autoindex_pipeline.providers.http import RetryPolicy
-        from autoindex_pipeline.providers.marketaux import MarketauxProvider
+        from autoindex_pipeline.providers.news.marketaux import MarketauxProvider
 
         if not api_token:
             raise ConfigError("news.provider is 'marketaux' but MARKETAUX_API_TOKEN is not set in the environment")

@@ -10,7 +10,7 @@ from dataclasses import replace
 import pandas as pd
 import sqlalchemy as sa
 
-from autoindex_pipeline.compute.price_quality import exclude_overridden, read_overrides
+from autoindex_pipeline.services.price_checks import exclude_overridden, read_overrides
 from autoindex_pipeline.config import AutoIndexConfig
 from autoindex_pipeline.domain import cleaning, quality
 from autoindex_pipeline.domain.calendar import sessions_between

@@ -49,7 +49,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-from autoindex_pipeline.providers.base import CallStats, ProgressCallback
+from autoindex_pipeline.providers.prices.base import CallStats, ProgressCallback
 
 ARTICLE_COLUMNS: tuple[str, ...] = (
     "provider",

@@ -11,11 +11,11 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from autoindex_pipeline.compute.price_quality import WARN_ONLY, apply_overrides, read_overrides
+from autoindex_pipeline.services.price_checks import WARN_ONLY, apply_overrides, read_overrides
 from autoindex_pipeline.config import AutoIndexConfig
 from autoindex_pipeline.domain import quality
 from autoindex_pipeline.domain.calendar import sessions_between
-from autoindex_pipeline.quality import report as render
+from autoindex_pipeline.reporting import quality as render
 from autoindex_pipeline.warehouse import schema
 from autoindex_pipeline.warehouse.read import read_prices
 

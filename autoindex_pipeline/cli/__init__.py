@@ -30,7 +30,7 @@ INDEX_ASSETS = {"quality_report", "strategy_configs", "allocations", "index_valu
 PRICE_ASSETS = {"assets", "prices", "market_cap_data"}
 NEWS_ASSETS = {"news_articles", "news_sentiment", "sentiment_daily"}
 DEMO_NEWS_DAYS = 10  # enough for a sentiment window; keeps the demo under a minute
-EMBEDDED_INSTANCE_YAML = Path(__file__).parent / "data" / "dagster_embedded.yaml"
+EMBEDDED_INSTANCE_YAML = Path(__file__).parent.parent / "data" / "dagster_embedded.yaml"
 
 
 def _fail(message: str) -> None:
@@ -353,7 +353,7 @@ def override_documented_sample_faults(config: AutoIndexConfig, start: pd.Timesta
     reviewing it, an audited `exclude` override per documented bad print, and says so."""
     if config.providers.prices != "sample":
         return []
-    from autoindex_pipeline.providers.sample import SampleProvider
+    from autoindex_pipeline.providers.prices.sample import SampleProvider
     from autoindex_pipeline.warehouse.overrides import set_override
 
     events = SampleProvider(config.universe_frame, seed=config.providers.sample.seed).fault_events(start, end)
@@ -518,7 +518,7 @@ def quality_report_cmd(config_path: str | None, output: str) -> None:
     """Score every symbol over the last quality.report_sessions sessions and write the HTML report."""
     from pathlib import Path
 
-    from autoindex_pipeline.compute.quality_report import build_quality_report
+    from autoindex_pipeline.services.quality_report import build_quality_report
 
     config = _load(config_path)
     engine = create_warehouse_engine(config.database_url())

@@ -39,7 +39,7 @@ entity scores)
 
 ``failures`` therefore means "this symbol's window is not fully covered, fetch it again"; rows
 returned for such a symbol are genuine and safe to upsert (see
-:mod:`autoindex_pipeline.providers.news_base`).
+:mod:`autoindex_pipeline.providers.news.base`).
 
 How it differs from the old system's client: pages are followed (the old one read one page),
 failures are reported per symbol instead of an empty list, the token never appears in a log or
@@ -61,7 +61,7 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from autoindex_pipeline.providers.base import CallStats, ProgressCallback, ProviderError
+from autoindex_pipeline.providers.prices.base import CallStats, ProgressCallback, ProviderError
 from autoindex_pipeline.providers.http import (
     Classification,
     HttpClient,
@@ -72,7 +72,7 @@ from autoindex_pipeline.providers.http import (
     Verdict,
     parse_retry_after,
 )
-from autoindex_pipeline.providers.news_base import (
+from autoindex_pipeline.providers.news.base import (
     ENTITY_COLUMNS,
     NewsFetchResult,
     empty_articles_frame,
@@ -163,7 +163,7 @@ def _text(value: Any) -> str:
 
 
 class MarketauxProvider:
-    """:class:`~autoindex_pipeline.providers.news_base.NewsProvider` backed by Marketaux.
+    """:class:`~autoindex_pipeline.providers.news.base.NewsProvider` backed by Marketaux.
 
     ``clock`` returns epoch seconds and ``sleep`` waits; both are injectable so tests run in fake
     time. ``transport`` swaps the network (``httpx.MockTransport``); ``base_url`` points at a

@@ -104,7 +104,7 @@ def evaluate_prices(
 ) -> tuple[list[quality.CheckOutcome], dict]:
     """Outcomes of every price check for the rows a run wrote (``frame``, sessions start..end),
     and the Great Expectations evidence (expectation, observed value, offending rows)."""
-    from autoindex_pipeline.quality.gx import validate_prices
+    from autoindex_pipeline.services.gx import validate_prices
 
     calendar = config.prices.calendar
     sessions = sessions_between(start, end, calendar)

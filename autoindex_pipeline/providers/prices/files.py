@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from autoindex_pipeline.providers.base import (
+from autoindex_pipeline.providers.prices.base import (
     PRICE_COLUMNS,
     SHARES_COLUMNS,
     CallStats,

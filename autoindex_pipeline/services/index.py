@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from autoindex_pipeline.compute.price_quality import exclude_overridden, read_overrides
+from autoindex_pipeline.services.price_checks import exclude_overridden, read_overrides
 from autoindex_pipeline.config import AutoIndexConfig, StrategyConfig
 from autoindex_pipeline.domain import cleaning, metrics, strategy
 from autoindex_pipeline.domain.calendar import sessions_between

@@ -35,7 +35,7 @@ entities           yes       list (may be empty) of objects:
 
 Other fields are ignored (so a file of raw Marketaux ``data`` items, one per line, reads as is).
 
-Anything else raises :class:`~autoindex_pipeline.providers.files.FilesFormatError` (a
+Anything else raises :class:`~autoindex_pipeline.providers.prices.files.FilesFormatError` (a
 ``ProviderError`` and a ``ValueError``) naming the file, the line and the field, for example
 ``news.jsonl line 7, field 'entities[1].sentiment_score': 1.7 is outside [-1, 1]``. Every
 problem of every file is collected (the message shows the first few) and nothing is returned
@@ -60,9 +60,9 @@ from typing import Any
 
 import pandas as pd
 
-from autoindex_pipeline.providers.base import CallStats, ProgressCallback, ProviderError
-from autoindex_pipeline.providers.files import FileProblem, FilesFormatError
-from autoindex_pipeline.providers.news_base import (
+from autoindex_pipeline.providers.prices.base import CallStats, ProgressCallback, ProviderError
+from autoindex_pipeline.providers.prices.files import FileProblem, FilesFormatError
+from autoindex_pipeline.providers.news.base import (
     ENTITY_COLUMNS,
     NewsFetchResult,
     normalize_articles_frame,
@@ -271,7 +271,7 @@ def _read_file(
 
 
 class NewsFilesProvider:
-    """:class:`~autoindex_pipeline.providers.news_base.NewsProvider` over JSON Lines files in the
+    """:class:`~autoindex_pipeline.providers.news.base.NewsProvider` over JSON Lines files in the
     layout of the module docstring."""
 
     name = PROVIDER

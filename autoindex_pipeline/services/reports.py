@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from autoindex_pipeline.config import AutoIndexConfig
 from autoindex_pipeline.domain import cleaning
 from autoindex_pipeline.domain.calendar import sessions_between
-from autoindex_pipeline.ops.performance import PerformanceReport, period_bounds, period_report, render_chart_png, render_html
+from autoindex_pipeline.domain.performance import PerformanceReport, period_bounds, period_report, render_chart_png, render_html
 from autoindex_pipeline.warehouse import schema
 from autoindex_pipeline.warehouse.read import read_closes
 
