@@ -70,3 +70,14 @@ def daily_returns(clean_closes: pd.DataFrame, min_daily_return: float, max_daily
     """
     ratio = clean_closes / clean_closes.shift(1)
     return (ratio - 1.0).clip(lower=min_daily_return, upper=max_daily_return)
+
+
+def exclude_overridden(closes: pd.DataFrame, overrides: pd.DataFrame) -> pd.DataFrame:
+    """Closes with an ``exclude`` override become missing (NaN): the methodology then treats
+    them like any missing close (forward fill within its limit). The stored rows are untouched."""
+    excluded = overrides[overrides["action"] == "exclude"]
+    if excluded.empty or closes.empty:
+        return closes
+    keys = pd.MultiIndex.from_frame(excluded.loc[:, ["symbol", "date"]])
+    hit = pd.MultiIndex.from_arrays([closes["symbol"].astype(str), closes["date"]]).isin(keys)
+    return closes.assign(close=closes["close"].mask(hit))

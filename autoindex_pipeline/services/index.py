@@ -25,13 +25,13 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-from autoindex_pipeline.services.price_checks import exclude_overridden, read_overrides
+from autoindex_pipeline.services.returns import read_clean_returns
 from autoindex_pipeline.config import AutoIndexConfig, StrategyConfig
-from autoindex_pipeline.domain import cleaning, metrics, strategy
+from autoindex_pipeline.domain import metrics, strategy
 from autoindex_pipeline.domain.calendar import sessions_between
 from autoindex_pipeline.domain.index import IndexState, benchmark_levels, compute_index
 from autoindex_pipeline.warehouse import schema
-from autoindex_pipeline.warehouse.read import read_closes, read_shares
+from autoindex_pipeline.warehouse.read import read_shares
 
 ALLOCATION_COLUMNS = ("date", "symbol", "weight", "momentum_weight", "market_cap_weight", "risk_parity_weight")
 
@@ -116,12 +116,10 @@ def _inputs(engine: sa.Engine, config: AutoIndexConfig, strat: StrategyConfig, f
     read_from = history[max(len(history) - 1 - lookback, 0)] if len(history) else first
     sessions = sessions_between(read_from, last, calendar)
     symbols = config.symbols
-    closes_long = exclude_overridden(
-        read_closes(engine, symbols=symbols, start=sessions[0], end=sessions[-1]), read_overrides(engine)
+    prices = read_clean_returns(
+        engine, symbols, sessions, strat.max_forward_fill_days, strat.min_daily_return, strat.max_daily_return
     )
-    closes = cleaning.to_wide(closes_long, sessions).reindex(columns=symbols)
-    clean = cleaning.clean_closes(closes, strat.max_forward_fill_days)
-    returns = cleaning.daily_returns(clean, strat.min_daily_return, strat.max_daily_return)
+    clean, returns = prices.closes, prices.returns
     shares = strategy.shares_as_of(read_shares(engine, symbols=symbols, end=sessions[-1]), sessions, symbols)
     sentiment = None
     if strat.sentiment_tilt != 0:

@@ -10,13 +10,12 @@ from dataclasses import replace
 import pandas as pd
 import sqlalchemy as sa
 
-from autoindex_pipeline.services.price_checks import exclude_overridden, read_overrides
+from autoindex_pipeline.services.returns import read_clean_returns
 from autoindex_pipeline.config import AutoIndexConfig
-from autoindex_pipeline.domain import cleaning, quality
+from autoindex_pipeline.domain import quality
 from autoindex_pipeline.domain.calendar import sessions_between
 from autoindex_pipeline.domain.index import compute_index
 from autoindex_pipeline.warehouse import schema
-from autoindex_pipeline.warehouse.read import read_closes
 
 ALLOCATION_CHECKS = ("weights_sum", "no_negative_weights", "weight_cap", "benchmark_excluded")
 INDEX_CHECKS = ("index_recomputation", "index_session_gaps", "daily_moves")
@@ -68,17 +67,13 @@ def evaluate_index(engine: sa.Engine, config: AutoIndexConfig) -> dict[str, qual
     recomputed, moves = [], []
     first, last = index["date"].min(), index["date"].max()
     sessions = sessions_between(first - pd.Timedelta(days=10), last, config.prices.calendar)
-    closes = exclude_overridden(
-        read_closes(engine, symbols=config.symbols, start=sessions[0], end=sessions[-1]), read_overrides(engine)
-    )
-    wide = cleaning.to_wide(closes, sessions)
     for name, strat in config.strategies.items():
         stored = index[index["strategy"] == name]
         if stored.empty:
             continue
-        returns = cleaning.daily_returns(
-            cleaning.clean_closes(wide, strat.max_forward_fill_days), strat.min_daily_return, strat.max_daily_return
-        )
+        returns = read_clean_returns(
+            engine, config.symbols, sessions, strat.max_forward_fill_days, strat.min_daily_return, strat.max_daily_return
+        ).returns
         targets = allocations[allocations["strategy"] == name]
         daily, _ = compute_index(returns, targets, stored["date"].min(), strat.transaction_cost_bps, end=stored["date"].max())
         recomputed.append(daily.assign(strategy=name))

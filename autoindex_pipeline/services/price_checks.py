@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from autoindex_pipeline.config import AutoIndexConfig
 from autoindex_pipeline.domain import quality
 from autoindex_pipeline.domain.calendar import previous_session, sessions_between
-from autoindex_pipeline.warehouse import schema
+from autoindex_pipeline.warehouse.overrides import read_overrides
 from autoindex_pipeline.warehouse.read import read_prices
 
 
@@ -52,25 +52,6 @@ PRICE_CHECKS: tuple[PriceCheck, ...] = (
 RECONCILIATION = PriceCheck("reconciliation", True, "a sample of closes within 0.2% of a second source")
 WARN_ONLY = {"completeness", "staleness"}
 HISTORY_SESSIONS = 70  # 60 past returns for the robust z, plus the forward-fill reach
-
-
-def read_overrides(engine: sa.Engine) -> pd.DataFrame:
-    table = schema.price_overrides
-    with engine.connect() as conn:
-        frame = pd.read_sql(sa.select(table), conn)
-    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
-    return frame
-
-
-def exclude_overridden(closes: pd.DataFrame, overrides: pd.DataFrame) -> pd.DataFrame:
-    """Closes with an ``exclude`` override become missing (NaN): the methodology then treats
-    them like any missing close (forward fill within its limit). The stored rows are untouched."""
-    excluded = overrides[overrides["action"] == "exclude"]
-    if excluded.empty or closes.empty:
-        return closes
-    keys = pd.MultiIndex.from_frame(excluded.loc[:, ["symbol", "date"]])
-    hit = pd.MultiIndex.from_arrays([closes["symbol"].astype(str), closes["date"]]).isin(keys)
-    return closes.assign(close=closes["close"].mask(hit))
 
 
 def apply_overrides(outcome: quality.CheckOutcome, overrides: pd.DataFrame) -> quality.CheckOutcome:

@@ -16,11 +16,10 @@ import pandas as pd
 import sqlalchemy as sa
 
 from autoindex_pipeline.config import AutoIndexConfig
-from autoindex_pipeline.domain import cleaning
 from autoindex_pipeline.domain.calendar import sessions_between
 from autoindex_pipeline.domain.performance import PerformanceReport, period_bounds, period_report, render_chart_png, render_html
 from autoindex_pipeline.warehouse import schema
-from autoindex_pipeline.warehouse.read import read_closes
+from autoindex_pipeline.services.returns import read_clean_returns
 
 PERIODS = ("daily", "weekly", "monthly")
 
@@ -72,9 +71,9 @@ def build_reports(engine: sa.Engine, config: AutoIndexConfig, out_dir: Path) -> 
             last = index["date"].iloc[-1]
             first_needed = min(pd.Timestamp(period_bounds(d, "monthly")[0]) for d in _report_dates(last, "monthly"))
             sessions = sessions_between(first_needed - pd.Timedelta(days=10), last, config.prices.calendar)
-            closes = read_closes(engine, symbols=config.symbols, start=sessions[0], end=sessions[-1])
-            clean = cleaning.clean_closes(cleaning.to_wide(closes, sessions), strat.max_forward_fill_days)
-            returns = cleaning.daily_returns(clean, strat.min_daily_return, strat.max_daily_return)
+            returns = read_clean_returns(
+                engine, config.symbols, sessions, strat.max_forward_fill_days, strat.min_daily_return, strat.max_daily_return
+            ).returns
             bench = index.loc[:, ["date", "benchmark_level", "benchmark_return"]].rename(
                 columns={"benchmark_level": "level", "benchmark_return": "daily_return"})
             bench = None if bench["level"].isna().all() else bench

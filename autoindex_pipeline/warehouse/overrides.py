@@ -62,3 +62,11 @@ def record_repair(engine: sa.Engine, who: str, action: str, reason: str, symbols
 def read_audit(engine: sa.Engine) -> pd.DataFrame:
     with engine.connect() as conn:
         return pd.read_sql(sa.select(schema.quality_audit).order_by(schema.quality_audit.c.id), conn)
+
+
+def read_overrides(engine: sa.Engine) -> pd.DataFrame:
+    table = schema.price_overrides
+    with engine.connect() as conn:
+        frame = pd.read_sql(sa.select(table), conn)
+    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
+    return frame
