@@ -392,9 +392,10 @@ class HttpClient:
 
         def before_sleep(state: RetryCallState) -> None:
             stats.retried += 1
+            stats.retry_wait_seconds += state.upcoming_sleep
             exc = state.outcome.exception() if state.outcome else None
             logger.warning(
-                "%s GET %s attempt %d/%d failed (%s); retrying in %.1fs",
+                "%s GET %s attempt %d/%d failed (%s); retrying in %.1fs (plus any rate-limit wait, logged apart)",
                 self.name,
                 path,
                 state.attempt_number,
@@ -428,7 +429,15 @@ class HttpClient:
         classify: ResponseClassifier | None,
     ) -> httpx.Response:
         if self.limiter is not None and cost:
-            self.limiter.acquire(cost)
+            waited = self.limiter.acquire(cost)
+            if waited > 0:
+                stats.rate_limit_waits += 1
+                stats.rate_limit_wait_seconds += waited
+                # In the run's log (python_logs in dagster.yaml), so a slow run explains itself.
+                logger.info(
+                    "%s rate limit: waited %.1fs before GET %s (%d %s; budget %d per minute)",
+                    self.name, waited, path, cost, self.limiter.unit, self.limiter.per_minute,
+                )
         stats.calls += 1
         stats.credits_used += cost
         transport_problem: str | None = None

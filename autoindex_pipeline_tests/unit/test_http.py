@@ -360,3 +360,32 @@ def test_client_repr_has_no_secret(clock):
     client = HttpClient("http://x", headers={"Authorization": f"apikey {SECRET}"}, secrets=[SECRET])
     assert SECRET not in repr(client)
     client.close()
+
+
+# --------------------------------------------------------------------------------------------
+# what a slow run tells: retries and rate-limit waits are counted and logged with their length
+
+
+def test_rate_limit_waits_are_logged_with_their_length_and_counted(httpserver, clock, caplog):
+    httpserver.expect_request("/x").respond_with_json({"ok": True})
+    stats = CallStats()
+    limiter = RateLimiter(per_minute=2, clock=clock, sleep=clock.sleep)
+    with caplog.at_level("INFO", logger="autoindex_pipeline.providers.http"), make_client(httpserver, clock, limiter=limiter) as client:
+        for _ in range(3):
+            client.get("/x", stats=stats, cost=1)
+    assert clock.sleeps == [60.0]
+    assert (stats.rate_limit_waits, stats.rate_limit_wait_seconds) == (1, 60.0)
+    lines = [r.getMessage() for r in caplog.records if "rate limit" in r.getMessage()]
+    assert lines == ["test rate limit: waited 60.0s before GET /x (1 credits; budget 2 per minute)"]
+    assert stats.as_metadata()["provider_rate_limit_wait_seconds"] == 60.0
+
+
+def test_retry_backoff_time_is_counted(httpserver, clock):
+    httpserver.expect_ordered_request("/x").respond_with_data("boom", status=500)
+    httpserver.expect_ordered_request("/x").respond_with_data("boom", status=503)
+    httpserver.expect_ordered_request("/x").respond_with_json({"ok": True})
+    stats = CallStats()
+    with make_client(httpserver, clock) as client:
+        client.get("/x", stats=stats)
+    assert stats.retried == 2 and stats.retry_wait_seconds == 3.0  # 1 s, then 2 s
+    assert stats.as_metadata()["provider_retry_wait_seconds"] == 3.0

@@ -38,6 +38,11 @@ class CallStats:
     failed: int = 0
     retried: int = 0
     credits_used: int = 0
+    retry_wait_seconds: float = 0.0
+    """Time slept in backoff before retries (Retry-After included)."""
+    rate_limit_waits: int = 0
+    rate_limit_wait_seconds: float = 0.0
+    """Time slept by the client-side rate limiter: why a run on a free plan is slow."""
 
     @property
     def success_rate(self) -> float | None:
@@ -49,6 +54,9 @@ class CallStats:
         self.failed += other.failed
         self.retried += other.retried
         self.credits_used += other.credits_used
+        self.retry_wait_seconds += other.retry_wait_seconds
+        self.rate_limit_waits += other.rate_limit_waits
+        self.rate_limit_wait_seconds += other.rate_limit_wait_seconds
 
     def as_metadata(self) -> dict[str, float | int | None]:
         return {
@@ -57,6 +65,9 @@ class CallStats:
             "provider_calls_failed": self.failed,
             "provider_calls_retried": self.retried,
             "provider_credits_used": self.credits_used,
+            "provider_retry_wait_seconds": round(self.retry_wait_seconds, 3),
+            "provider_rate_limit_waits": self.rate_limit_waits,
+            "provider_rate_limit_wait_seconds": round(self.rate_limit_wait_seconds, 3),
             "provider_success_rate": self.success_rate,
         }
 
