@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from autoindex_pipeline.warehouse import schema
 from autoindex_pipeline.warehouse.engine import is_postgres
+from autoindex_pipeline.warehouse.locks import serialize_writers
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,7 @@ def replace_prices(
     _check_unique(frame, ("symbol", "date"), "prices")
     rows = _price_rows(frame, _timestamp_text(ingested_at or _utc_now(), is_postgres(engine)))
     with engine.begin() as conn:
+        serialize_writers(conn, "prices")
         deleted = _delete_scope(conn, symbols, start, end) if symbols else 0
         if len(rows):
             _insert_rows(conn, rows)
@@ -189,6 +191,7 @@ def upsert_shares(engine: sa.Engine, frame: pd.DataFrame, ingested_at: dt.dateti
         set_={c: stmt.excluded[c] for c in ("shares_outstanding", "source", "ingested_at")},
     )
     with engine.begin() as conn:
+        serialize_writers(conn, "market_cap_data")
         conn.execute(stmt, rows.to_dict("records"))
     return WriteResult(0, len(rows))
 
@@ -220,6 +223,7 @@ def sync_assets(engine: sa.Engine, universe: pd.DataFrame) -> WriteResult:
         set_={c: stmt.excluded[c] for c in ("name", "asset_class", "sector", "is_benchmark", "in_universe", "updated_at")},
     )
     with engine.begin() as conn:
+        serialize_writers(conn, "assets")
         retired = conn.execute(
             table.update()
             .where(table.c.symbol.not_in(universe["symbol"].tolist()), table.c.in_universe.is_(True))

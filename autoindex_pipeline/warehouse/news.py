@@ -29,6 +29,7 @@ import sqlalchemy as sa
 
 from autoindex_pipeline.warehouse import schema
 from autoindex_pipeline.warehouse.engine import is_postgres
+from autoindex_pipeline.warehouse.locks import serialize_writers
 
 # The COPY-into-staging path is the price loader's: one implementation of the fast write.
 from autoindex_pipeline.warehouse.load import _copy_into_staging, _timestamp_text, _utc_now
@@ -468,6 +469,7 @@ def write_news(
     ).loc[:, list(schema.NEWS_SENTIMENT_WRITE_COLUMNS)]
 
     with engine.begin() as conn:
+        serialize_writers(conn, "news")
         articles_written = _bulk_insert(
             conn, schema.news_articles, schema.NEWS_ARTICLE_WRITE_COLUMNS, article_rows, ("article_id",)
         )
@@ -516,6 +518,7 @@ def archive_news(engine: sa.Engine, cutoff: dt.date, archived_at: dt.datetime | 
     moved: dict[str, int] = {}
     at = sa.literal((archived_at or _utc_now()).astimezone(dt.UTC), sa.DateTime(timezone=True))
     with engine.begin() as conn:
+        serialize_writers(conn, "news")
         for live, archive, key in (
             (schema.news_sentiment, schema.news_sentiment_archive, ("article_id", "symbol")),
             (schema.news_articles, schema.news_articles_archive, ("article_id",)),
