@@ -12,8 +12,6 @@ they come from the environment (see ``SECRET_ENV_VARS``).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import os
 from functools import cached_property
 from pathlib import Path
@@ -23,7 +21,8 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from autoindex_pipeline.alerting.notifier import NotifierSettings
+from autoindex_pipeline.domain.alerts import Severity
+from autoindex_pipeline.domain.params import StrategyParams, StrategyParamsError
 
 PACKAGE_DATA = Path(__file__).parent / "data"
 DEFAULT_CONFIG_PATH = PACKAGE_DATA / "autoindex.yaml"
@@ -117,48 +116,44 @@ class PricesConfig(_Strict):
     the smart refresh."""
 
 
-class StrategyConfig(_Strict):
-    """One named strategy; the defaults are the methodology's (docs/methodology.md)."""
+StrategyConfig = StrategyParams
+"""One named strategy: the domain's parameter type, validated here from the YAML mapping (the
+old name stays for the code that imports it from here)."""
 
-    momentum_weight: NonNegativeFloat = 0.4
-    market_cap_weight: NonNegativeFloat = 0.3
-    risk_parity_weight: NonNegativeFloat = 0.3
-    rebalance_frequency: Literal["daily", "weekly", "monthly", "quarterly"] = "weekly"
-    start_date: dt.date | None = None
-    min_price_threshold: NonNegativeFloat = 1.0
-    min_history: PositiveInt = 20
-    momentum_lookback: PositiveInt = 20
-    vol_lookback: PositiveInt = 60
-    max_forward_fill_days: Annotated[int, Field(ge=0)] = 2
-    min_daily_return: Annotated[float, Field(gt=-1, le=0)] = -0.5
-    max_daily_return: Annotated[float, Field(ge=0)] = 0.5
-    max_asset_weight: Annotated[float, Field(gt=0, le=1)] | None = None
-    transaction_cost_bps: NonNegativeFloat = 0.0
-    risk_free_rate: float = 0.05
-    sentiment_tilt: Annotated[float, Field(ge=-1, le=1)] = 0.0
-    sentiment_window_days: PositiveInt = 7
-    daily_drop_threshold: Annotated[float, Field(lt=0)] = -0.01
 
-    def canonical_json(self) -> str:
-        """Every parameter, defaults included, in a stable order: what the version hashes."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+class EmailSettings(_Strict):
+    """SMTP delivery. ``security``: ``starttls`` (plain connection upgraded, port 587),
+    ``tls`` (implicit TLS / SMTPS, port 465) or ``none`` (a local relay)."""
 
-    @property
-    def version(self) -> str:
-        """Content hash of the parameters: a changed config is a new version beside the old
-        rows, never a silent rewrite of history."""
-        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:12]
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    @model_validator(mode="after")
-    def _weights_sum_positive(self) -> StrategyConfig:
-        if self.momentum_weight + self.market_cap_weight + self.risk_parity_weight <= 0:
-            raise ValueError("momentum_weight + market_cap_weight + risk_parity_weight must be > 0")
-        if self.min_history > self.vol_lookback:
-            raise ValueError(
-                f"min_history ({self.min_history}) must be <= vol_lookback ({self.vol_lookback}): "
-                "no asset could ever be eligible"
-            )
-        return self
+    smtp_host: str
+    smtp_port: Annotated[int, Field(gt=0, le=65535)] = 587
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    from_address: str = Field(alias="from")
+    to: Annotated[list[str], Field(min_length=1)]
+    username: str | None = None
+    password_env: str | None = None
+    """Name of the environment variable holding the SMTP password (never the password)."""
+    email_min_severity: Severity = "critical"
+    timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+    max_attempts: Annotated[int, Field(gt=0, le=10)] = 3
+    retry_base_seconds: Annotated[float, Field(ge=0)] = 2.0
+
+
+class NotifierSettings(_Strict):
+    """Where alerts go (``notifications:``). The log channel is always on."""
+
+    ui_base_url: str | None = None
+    """Dagster UI address (``http://localhost:3000``): alerts carrying a run id link to
+    ``{ui_base_url}/runs/{run_id}``."""
+    slack_webhook_url_env: str | None = None
+    """Name of the environment variable holding the Slack incoming-webhook URL; None = no Slack."""
+    slack_min_severity: Severity = "warning"
+    slack_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+    slack_max_attempts: Annotated[int, Field(gt=0, le=10)] = 3
+    slack_retry_base_seconds: Annotated[float, Field(ge=0)] = 1.0
+    email: EmailSettings | None = None
 
 
 NewsProviderName = Literal["sample", "files", "marketaux"]
@@ -231,14 +226,14 @@ class AutoIndexConfig(_Strict):
     storage: StorageConfig = StorageConfig()
     prices: PricesConfig = PricesConfig()
     news: NewsConfig = NewsConfig()
-    strategies: dict[str, StrategyConfig] = Field(default_factory=lambda: {"default": StrategyConfig()})
+    strategies: dict[str, StrategyParams] = Field(default_factory=lambda: {"default": StrategyParams()})
 
     # Where the file was read from: relative paths resolve against it. Not a YAML key.
     base_dir: Path = Field(default=PACKAGE_DATA, exclude=True)
 
     @field_validator("strategies")
     @classmethod
-    def _at_least_one_strategy(cls, value: dict[str, StrategyConfig]) -> dict[str, StrategyConfig]:
+    def _at_least_one_strategy(cls, value: dict[str, StrategyParams]) -> dict[str, StrategyParams]:
         if not value:
             raise ValueError("at least one strategy is required")
         return value
@@ -316,7 +311,13 @@ def _format_validation_error(path: Path, error: ValidationError) -> str:
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"]) or "(top level)"
         msg = item["msg"]
-        if item["type"] == "extra_forbidden":
+        cause = (item.get("ctx") or {}).get("error")
+        if isinstance(cause, StrategyParamsError):
+            # The parameters validate themselves; name each offending key under the strategy.
+            for param, param_msg in cause.errors:
+                lines.append(f"  {key}: Value error, {param_msg}" if param is None else f"  {key}.{param}: {param_msg}")
+            continue
+        if item["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
             msg = "unknown key (check the spelling; see README 'Configuration reference')"
         lines.append(f"  {key}: {msg}")
     return "\n".join(lines)

@@ -27,12 +27,14 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
 
-from autoindex_pipeline.domain.alerts import Alert, Severity, at_least
+# The settings are configuration (``notifications:`` in autoindex.yaml); imported here, and so
+# still importable from this module, for the notifier that reads them.
+from autoindex_pipeline.config import EmailSettings, NotifierSettings
+from autoindex_pipeline.domain.alerts import Alert, at_least
 from autoindex_pipeline.providers.http import (
     RetryPolicy,
     Verdict,
@@ -51,49 +53,6 @@ TEXT_PREFIX = {"info": "[INFO]", "warning": "[WARNING]", "critical": "[CRITICAL]
 LOG_LEVEL = {"info": logging.INFO, "warning": logging.WARNING, "critical": logging.ERROR}
 
 ChannelStatus = Literal["ok", "error", "skipped"]
-
-
-# --------------------------------------------------------------------------------------------
-# Settings
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class EmailSettings(_Strict):
-    """SMTP delivery. ``security``: ``starttls`` (plain connection upgraded, port 587),
-    ``tls`` (implicit TLS / SMTPS, port 465) or ``none`` (a local relay)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    smtp_host: str
-    smtp_port: Annotated[int, Field(gt=0, le=65535)] = 587
-    security: Literal["starttls", "tls", "none"] = "starttls"
-    from_address: str = Field(alias="from")
-    to: Annotated[list[str], Field(min_length=1)]
-    username: str | None = None
-    password_env: str | None = None
-    """Name of the environment variable holding the SMTP password (never the password)."""
-    email_min_severity: Severity = "critical"
-    timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
-    max_attempts: Annotated[int, Field(gt=0, le=10)] = 3
-    retry_base_seconds: Annotated[float, Field(ge=0)] = 2.0
-
-
-class NotifierSettings(_Strict):
-    """Where alerts go. The log channel is always on."""
-
-    ui_base_url: str | None = None
-    """Dagster UI address (``http://localhost:3000``): alerts carrying a run id link to
-    ``{ui_base_url}/runs/{run_id}``."""
-    slack_webhook_url_env: str | None = None
-    """Name of the environment variable holding the Slack incoming-webhook URL; None = no Slack."""
-    slack_min_severity: Severity = "warning"
-    slack_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
-    slack_max_attempts: Annotated[int, Field(gt=0, le=10)] = 3
-    slack_retry_base_seconds: Annotated[float, Field(ge=0)] = 1.0
-    email: EmailSettings | None = None
 
 
 # --------------------------------------------------------------------------------------------

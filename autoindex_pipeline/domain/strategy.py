@@ -24,10 +24,9 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from autoindex_pipeline.config import StrategyConfig
 from autoindex_pipeline.domain.calendar import DEFAULT_CALENDAR, DateLike, previous_session
+from autoindex_pipeline.domain.params import FREQUENCIES, StrategyParams
 
-FREQUENCIES = ("daily", "weekly", "monthly", "quarterly")
 WEIGHT_FLOOR = 1e-12
 """Weights below this are dropped (section 6)."""
 
@@ -57,7 +56,7 @@ signals at D: trailing momentum, daily volatility (ddof=1), market cap (NaN with
 sentiment z (0 without articles)."""
 
 
-def lookback_sessions(config: StrategyConfig) -> int:
+def lookback_sessions(config: StrategyParams) -> int:
     """Sessions of closes, ending at D, that reproduce the targets at D exactly.
 
     The windows read ``max(vol_lookback, momentum_lookback)`` returns; the first of them needs
@@ -307,7 +306,7 @@ def eligibility(
     clean_closes: pd.DataFrame,
     returns: pd.DataFrame,
     dates: pd.DatetimeIndex,
-    config: StrategyConfig,
+    config: StrategyParams,
     benchmark: str | None = "SPY",
 ) -> pd.DataFrame:
     """Eligible assets at each date: a boolean frame dates x symbols (section 4).
@@ -398,7 +397,7 @@ def target_weights(
     clean_closes: pd.DataFrame,
     returns: pd.DataFrame,
     shares_pit: pd.DataFrame | None,
-    config: StrategyConfig,
+    config: StrategyParams,
     dates: pd.DatetimeIndex,
     sentiment: pd.DataFrame | None = None,
     benchmark: str | None = "SPY",

@@ -91,3 +91,30 @@ def test_invalid_yaml_is_a_clear_error(tmp_path):
     path.write_text("universe: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(path)
+
+
+def test_strategy_key_errors_are_named_one_per_line(tmp_path):
+    path = write_config(
+        tmp_path,
+        strategies={"default": {"momentum_lookbak": 5}, "capped": {"max_asset_weight": 1.5, "daily_drop_threshold": 0.01}},
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert "  strategies.default.momentum_lookbak: unknown key" in message
+    assert "  strategies.capped.max_asset_weight: Input should be less than or equal to 1\n" in message
+    assert "  strategies.capped.daily_drop_threshold: Input should be less than 0" in message
+
+
+def test_strategy_cross_key_rule_names_the_strategy(tmp_path):
+    path = write_config(tmp_path, strategies={"default": {"min_history": 61}})
+    with pytest.raises(ConfigError, match=r"strategies\.default: Value error, min_history \(61\) must be <= vol_lookback \(60\)"):
+        load_config(path)
+
+
+def test_strategy_type_errors_come_from_the_loader(tmp_path):
+    path = write_config(tmp_path, strategies={"default": {"rebalance_frequency": "hourly", "min_history": "many"}})
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert "strategies.default.rebalance_frequency: Input should be 'daily', 'weekly', 'monthly' or 'quarterly'" in str(info.value)
+    assert "strategies.default.min_history: Input should be a valid integer" in str(info.value)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from autoindex_pipeline.config import StrategyConfig
 from autoindex_pipeline.domain.calendar import sessions_between
+from autoindex_pipeline.domain.params import StrategyParams
 from autoindex_pipeline.domain.strategy import (
     NoEligibleAssetsError,
     StrategyConfigError,
@@ -116,7 +119,7 @@ SHARES_LONG = pd.DataFrame(
     {"symbol": ["A", "B", "P", "N", "SPY"], "date": "2023-06-30", "shares_outstanding": [100.0, 200.0, 1e6, 1e6, 1e9]}
 )
 SHARES = shares_as_of(SHARES_LONG, SESSIONS, CLOSES.columns)
-CONFIG = StrategyConfig(momentum_lookback=2, vol_lookback=3, min_history=2)
+CONFIG = StrategyParams(momentum_lookback=2, vol_lookback=3, min_history=2)
 SLEEVES = ["momentum_weight", "market_cap_weight", "risk_parity_weight"]
 
 
@@ -130,7 +133,7 @@ def test_eligibility() -> None:
     # Without a benchmark name SPY would be eligible: the exclusion is by name, not by data.
     assert eligibility(CLOSES, RETURNS, pd.DatetimeIndex([D]), CONFIG, benchmark=None).loc[D, "SPY"]
     # vol_lookback 60 on 3 sessions of data: count what exists (3 valid returns >= 2).
-    wide = eligibility(CLOSES, RETURNS, pd.DatetimeIndex([D]), CONFIG.model_copy(update={"vol_lookback": 60}))
+    wide = eligibility(CLOSES, RETURNS, pd.DatetimeIndex([D]), dataclasses.replace(CONFIG, vol_lookback=60))
     assert wide.loc[D, "A"]
 
 
@@ -168,7 +171,7 @@ def test_asset_without_shares_only_leaves_the_market_cap_sleeve() -> None:
 
 
 def test_cap_with_iterative_redistribution() -> None:
-    config = CONFIG.model_copy(update={"max_asset_weight": 0.4})
+    config = dataclasses.replace(CONFIG, max_asset_weight=0.4)
     t = _at_d(target_weights(CLOSES, RETURNS, SHARES, config, pd.DatetimeIndex([D])))
     # Pass 1: A .5825 -> .4; the .6 left goes to B, C pro rata .305 : .1125
     #         B = .6 * .305 / .4175 = .43832 > .4 -> pass 2: A, B at .4, C gets 1 - .8 = .2.
@@ -180,7 +183,7 @@ def test_cap_with_iterative_redistribution() -> None:
 
 
 def test_infeasible_cap_is_a_configuration_error() -> None:
-    config = CONFIG.model_copy(update={"max_asset_weight": 0.3})  # .3 * 3 eligible = .9 < 1
+    config = dataclasses.replace(CONFIG, max_asset_weight=0.3)  # .3 * 3 eligible = .9 < 1
     with pytest.raises(StrategyConfigError, match="max_asset_weight"):
         target_weights(CLOSES, RETURNS, SHARES, config, pd.DatetimeIndex([D]))
 
@@ -191,8 +194,8 @@ def test_cap_spreads_equally_when_uncapped_assets_weigh_nothing() -> None:
     np.testing.assert_allclose(w, [[0.5, 0.25, 0.25]])
     # Momentum only: A .8, B .2, C 0 (negative momentum). Cap .4: A -> .4, B gets the .6 -> over,
     # capped at .4; the last .2 has only C (weight 0) left: C = .2, contributions all momentum.
-    config = CONFIG.model_copy(
-        update={"momentum_weight": 1.0, "market_cap_weight": 0.0, "risk_parity_weight": 0.0, "max_asset_weight": 0.4}
+    config = dataclasses.replace(
+        CONFIG, momentum_weight=1.0, market_cap_weight=0.0, risk_parity_weight=0.0, max_asset_weight=0.4
     )
     t = _at_d(target_weights(CLOSES, RETURNS, SHARES, config, pd.DatetimeIndex([D])))
     np.testing.assert_allclose(t["weight"], [0.4, 0.4, 0.2], atol=1e-12)
@@ -200,28 +203,37 @@ def test_cap_spreads_equally_when_uncapped_assets_weigh_nothing() -> None:
     np.testing.assert_allclose(t[SLEEVES].sum(axis=1), t["weight"], atol=1e-15)
 
 
+def _unchecked(params: StrategyParams, **changes: object) -> StrategyParams:
+    """A copy with ``changes`` applied past validation, to test the maths outside the bounds."""
+    out = copy.copy(params)
+    for key, value in changes.items():
+        object.__setattr__(out, key, value)
+    return out
+
+
 def test_sentiment_tilt() -> None:
     z = pd.DataFrame({"A": 1.0, "B": -1.0}, index=SESSIONS)  # C: no articles -> 0
-    config = CONFIG.model_copy(update={"sentiment_tilt": 0.5})
+    config = dataclasses.replace(CONFIG, sentiment_tilt=0.5)
     t = _at_d(target_weights(CLOSES, RETURNS, SHARES, config, pd.DatetimeIndex([D]), sentiment=z))
     # A .5825 * 1.5 = .87375, B .305 * .5 = .1525, C .1125 * 1 -> sum 1.13875
     np.testing.assert_allclose(t["weight"], np.array([0.87375, 0.1525, 0.1125]) / 1.13875, atol=1e-12)
     np.testing.assert_allclose(t["sentiment_z"], [1.0, -1.0, 0.0])
     np.testing.assert_allclose(t[SLEEVES].sum(axis=1), t["weight"], atol=1e-15)
-    # A tilt beyond 1 would make B negative: floored at 0 (long only), B dropped.
-    t2 = _at_d(target_weights(CLOSES, RETURNS, SHARES, CONFIG.model_copy(update={"sentiment_tilt": 2.0}), [D], sentiment=z))
+    # A tilt beyond 1 would make B negative: floored at 0 (long only), B dropped. The parameters
+    # refuse such a tilt, so the floor is checked on an unvalidated copy.
+    t2 = _at_d(target_weights(CLOSES, RETURNS, SHARES, _unchecked(CONFIG, sentiment_tilt=2.0), [D], sentiment=z))
     assert "B" not in t2.index
     np.testing.assert_allclose(t2["weight"], np.array([0.5825 * 3, 0.1125]) / (0.5825 * 3 + 0.1125), atol=1e-12)
     # Every weight tilted to 0: the untilted blend stands.
     z_all = pd.DataFrame(-1.0, index=SESSIONS, columns=CLOSES.columns)
-    t3 = _at_d(target_weights(CLOSES, RETURNS, SHARES, CONFIG.model_copy(update={"sentiment_tilt": 1.0}), [D], sentiment=z_all))
+    t3 = _at_d(target_weights(CLOSES, RETURNS, SHARES, dataclasses.replace(CONFIG, sentiment_tilt=1.0), [D], sentiment=z_all))
     np.testing.assert_allclose(t3["weight"], [0.5825, 0.305, 0.1125], atol=1e-12)
 
 
 def test_all_momentum_negative_gives_an_equal_weight_sleeve() -> None:
     returns = RETURNS.copy()
     returns[["A", "B"]] = -returns[["A", "B"]].abs() - 0.01  # every momentum now negative
-    config = CONFIG.model_copy(update={"momentum_weight": 1.0, "market_cap_weight": 0.0, "risk_parity_weight": 0.0})
+    config = dataclasses.replace(CONFIG, momentum_weight=1.0, market_cap_weight=0.0, risk_parity_weight=0.0)
     t = _at_d(target_weights(CLOSES, returns, SHARES, config, pd.DatetimeIndex([D])))
     np.testing.assert_allclose(t["weight"], [1 / 3] * 3, atol=1e-15)
     np.testing.assert_allclose(t["momentum_weight"], [1 / 3] * 3, atol=1e-15)
@@ -313,7 +325,7 @@ def test_lookback_sessions_reproduce_the_full_history() -> None:
     closes.iloc[-62:-60, 2] = NAN
     from autoindex_pipeline.domain.cleaning import clean_closes, daily_returns
 
-    config = StrategyConfig()
+    config = StrategyParams()
     clean = clean_closes(closes, 2)
     full = target_weights(clean, daily_returns(clean, -0.5, 0.5), None, config, sessions[-1:])
     trimmed_closes = clean_closes(closes.iloc[-lookback_sessions(config) :], 2)
@@ -383,7 +395,7 @@ def test_invariants_on_random_data() -> None:
     returns = daily_returns(clean, -0.5, 0.5)
     shares_long = pd.DataFrame({"symbol": symbols[::2], "date": "2022-12-30", "shares_outstanding": 1e6})
     z = pd.DataFrame(rng.uniform(-1, 1, closes.shape), index=sessions, columns=symbols)
-    config = StrategyConfig(max_asset_weight=0.08, sentiment_tilt=0.4)
+    config = StrategyParams(max_asset_weight=0.08, sentiment_tilt=0.4)
     dates = rebalance_dates(sessions, "weekly")
     t = target_weights(clean, returns, shares_as_of(shares_long, sessions, symbols), config, dates, sentiment=z)
     assert "SPY" not in set(t["symbol"])
@@ -392,3 +404,30 @@ def test_invariants_on_random_data() -> None:
     assert t["weight"].max() <= 0.08 + 1e-12 and t["weight"].min() >= 1e-12
     np.testing.assert_allclose(t[SLEEVES].sum(axis=1), t["weight"], atol=1e-15)
     np.testing.assert_allclose(t.groupby("date")["momentum_sleeve"].sum(), 1.0, atol=1e-12)
+
+
+def test_parameters_validate_without_the_configuration_stack():
+    from autoindex_pipeline.domain.params import StrategyParamsError
+
+    with pytest.raises(StrategyParamsError, match="momentum_weight: Input should be greater than or equal to 0"):
+        StrategyParams(momentum_weight=-0.1)
+    with pytest.raises(StrategyParamsError, match="must be > 0"):
+        StrategyParams(momentum_weight=0, market_cap_weight=0, risk_parity_weight=0)
+    with pytest.raises(StrategyParamsError, match="rebalance_frequency: Input should be"):
+        StrategyParams(rebalance_frequency="hourly")
+    with pytest.raises(StrategyParamsError, match="min_history: Input should be a valid integer"):
+        dataclasses.replace(CONFIG, min_history="2")
+
+
+def test_the_strategy_module_imports_no_configuration_or_io_library():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, autoindex_pipeline.domain.strategy\n"
+        "heavy = {'pydantic', 'yaml', 'httpx', 'tenacity', 'sqlalchemy', 'dagster'}\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in heavy or m == 'autoindex_pipeline.config')\n"
+        "print(','.join(loaded))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == ""
