@@ -1,4 +1,10 @@
-"""The one `Definitions` object: `dagster dev`, `workspace.yaml` and the CLI all load this.
+"""The one code location: `dagster dev`, `workspace.yaml`, the gRPC code server and the CLI all
+load `defs` from here.
+
+`defs` is built lazily (`@dg.definitions`): importing this module reads no config and builds no
+asset, so a process that only needs a constant (the CLI's --help, a test helper) pays nothing,
+and a config error surfaces when Dagster loads the location, with the location's name on it.
+`build_definitions(config_path)` builds the same object for another autoindex.yaml.
 
 Configuration comes from autoindex.yaml (``$AUTOINDEX_CONFIG``); secrets and the deployment's
 database from the environment through ``dg.EnvVar``, so nothing secret is in code or run config.
@@ -11,15 +17,16 @@ import os
 import dagster as dg
 
 from autoindex_pipeline.config import DATABASE_URL_ENV_VAR, SECRET_ENV_VARS, AutoIndexConfig, load_config
-from autoindex_pipeline.defs.automation import definitions as automation_defs
-from autoindex_pipeline.defs.automation.resources import NotifierResource
 from autoindex_pipeline.defs import pipeline as pipeline_defs
+from autoindex_pipeline.defs.alerts import definitions as alerts_defs
+from autoindex_pipeline.defs.alerts.resources import NotifierResource
+from autoindex_pipeline.defs.maintenance import definitions as maintenance_defs
 from autoindex_pipeline.defs.news import definitions as news_defs
 from autoindex_pipeline.defs.prices import definitions as prices_defs
 from autoindex_pipeline.defs.quality import definitions as quality_defs
 from autoindex_pipeline.defs.reports import definitions as reports_defs
-from autoindex_pipeline.defs.strategy import definitions as strategy_defs
 from autoindex_pipeline.defs.resources import ProvidersResource, SettingsResource, WarehouseResource
+from autoindex_pipeline.defs.strategy import definitions as strategy_defs
 
 EXECUTOR_ENV_VAR = "AUTOINDEX_EXECUTOR"
 
@@ -71,9 +78,12 @@ def build_definitions(config_path: str | None = None) -> dg.Definitions:
         strategy_defs.build(),
         reports_defs.build(),
         pipeline_defs.build(config),
-        automation_defs.build(config),
+        maintenance_defs.build(),
+        alerts_defs.build(),
         dg.Definitions(resources=build_resources(config, config_path), executor=_executor()),
     )
 
 
-defs = build_definitions()
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions()

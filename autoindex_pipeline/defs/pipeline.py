@@ -6,7 +6,7 @@ scheduled path is prices_job plus declarative automation)."""
 import dagster as dg
 
 from autoindex_pipeline.config import AutoIndexConfig
-from autoindex_pipeline.defs.partitions import trading_day_partitions
+from autoindex_pipeline.defs.shared import trading_day_partitions
 
 PIPELINE_JOB = "pipeline_job"
 PIPELINE_ASSETS = (

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from autoindex_pipeline.cli import run_prices_job
 from autoindex_pipeline.config import DATABASE_URL_ENV_VAR, load_config
 from autoindex_pipeline.definitions import build_definitions
-from autoindex_pipeline.defs.automation.sensors import index_daily_drop
+from autoindex_pipeline.defs.alerts.sensors import index_daily_drop
 from autoindex_pipeline.warehouse import schema
 from autoindex_pipeline.warehouse.engine import create_warehouse_engine
 from autoindex_pipeline.warehouse.migrate import upgrade
@@ -190,11 +190,3 @@ def test_news_schedule_refreshes_todays_partition_every_15_minutes(defs):
     assert [r.partition_key for r in requests] == ["2025-11-30"]
     assert requests[0].run_key == "news-2025-11-30T23:45"
 
-
-def test_every_job_schedule_and_sensor_resolves(defs):
-    repo = defs.get_repository_def()
-    assert {s.name for s in repo.schedule_defs} >= {"prices_after_close", "news_every_15_minutes", "news_retention_schedule"}
-    assert {s.name for s in repo.sensor_defs} >= {"index_daily_drop", "stale_prices", "failed_blocking_checks",
-                                                 "provider_health", "news_feed", "run_failures"}
-    for job in repo.get_all_jobs():
-        assert job.name

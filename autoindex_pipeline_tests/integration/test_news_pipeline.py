@@ -394,8 +394,10 @@ def test_marketaux_malformed_page_fails_the_run_and_stores_nothing(stack, tmp_pa
 
 
 def test_news_definitions_share_one_daily_partitions_definition_with_lineage():
-    from autoindex_pipeline.definitions import defs
+    from autoindex_pipeline.definitions import build_definitions
     from autoindex_pipeline.defs.news.definitions import NEWS_JOB, NEWS_RETENTION_JOB
+
+    defs = build_definitions()
 
     assets = [defs.resolve_assets_def(key) for key in ("news_articles", "news_sentiment", "sentiment_daily")]
     partitions = {id(a.partitions_def) for a in assets}

@@ -159,13 +159,3 @@ def test_files_provider_runs_the_pipeline_on_user_data(stack, tmp_path):
     meta = result.asset_materializations_for_node("prices")[0].metadata
     assert meta["symbols_failed"].value == len(cfg.symbols) - 2  # the rest are "not in files"
 
-
-def test_definitions_load_and_every_job_resolves():
-    from autoindex_pipeline.definitions import defs
-
-    for job in defs.resolve_all_job_defs():
-        assert job.name
-    assert {k.to_user_string() for k in defs.resolve_all_asset_keys()} >= {"assets", "prices", "market_cap_data"}
-    prices = defs.resolve_assets_def("prices")
-    assert prices.backfill_policy == dg.BackfillPolicy.single_run()
-    assert prices.partitions_def.get_first_partition_key() == str(dt.date(2016, 1, 4))

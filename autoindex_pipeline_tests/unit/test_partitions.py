@@ -1,6 +1,6 @@
 import datetime as dt
 
-from autoindex_pipeline.defs.partitions import trading_day_partitions
+from autoindex_pipeline.defs.shared import trading_day_partitions
 from autoindex_pipeline.domain.calendar import sessions_between
 
 

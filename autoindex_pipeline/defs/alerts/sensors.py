@@ -1,4 +1,4 @@
-"""Alert sensors. Each keeps its dedup ledger (ops.alerts.AlertLedger) in its cursor, so an
+"""Alert sensors. Each keeps its dedup ledger (domain.alerts.AlertLedger) in its cursor, so an
 alert fires once per event and a daemon restart does not re-send it; a new event (a new
 date, a new run, a new failing check) fires again.
 
@@ -10,11 +10,9 @@ import json
 
 import dagster as dg
 import pandas as pd
-import sqlalchemy as sa
 
-from autoindex_pipeline.defs.automation.resources import NotifierResource
+from autoindex_pipeline.defs.alerts.resources import NotifierResource
 from autoindex_pipeline.defs.resources import SettingsResource, WarehouseResource
-from autoindex_pipeline.domain.calendar import is_session, last_closed_session
 from autoindex_pipeline.domain.alerts import (
     AlertLedger,
     daily_drop_alerts,
@@ -25,13 +23,14 @@ from autoindex_pipeline.domain.alerts import (
     stale_news_alert,
     stale_prices_alert,
 )
-from autoindex_pipeline.warehouse import schema
+from autoindex_pipeline.domain.calendar import is_session, last_closed_session
+from autoindex_pipeline.warehouse.alerts import newest_price_date, news_recency, recent_index_rows
 
 SENSOR_INTERVAL_SECONDS = 300
 LEDGER = AlertLedger(max_keys=500)
 
 
-def _deliver(context, notifier: NotifierResource, alerts, cursor_state: dict) -> dg.SkipReason | None:  # noqa: ANN001
+def _deliver(context, notifier: NotifierResource, alerts, cursor_state: dict) -> dg.SkipReason | None:
     to_send, cursor_state["ledger"] = LEDGER.process(cursor_state.get("ledger"), alerts)
     base_url = notifier.settings.config.notifications.ui_base_url
     to_send = [a.with_run_url(base_url) for a in to_send]
@@ -41,7 +40,7 @@ def _deliver(context, notifier: NotifierResource, alerts, cursor_state: dict) ->
     return None if to_send else dg.SkipReason(f"{len(alerts)} condition(s), nothing new to send")
 
 
-def _state(context) -> dict:  # noqa: ANN001
+def _state(context) -> dict:
     try:
         return json.loads(context.cursor) if context.cursor else {}
     except ValueError:
@@ -55,17 +54,10 @@ def _state(context) -> dict:  # noqa: ANN001
 def index_daily_drop(context: dg.SensorEvaluationContext, settings: SettingsResource,
                      warehouse: WarehouseResource, notifier: NotifierResource):
     config = settings.config
-    table = schema.index_values
     alerts = []
-    with warehouse.engine.connect() as conn:
-        for name, strat in config.strategies.items():
-            rows = pd.read_sql(
-                sa.select(table.c.date, table.c.level, table.c.daily_return)
-                .where(table.c.strategy == name, table.c.version == strat.version)
-                .order_by(table.c.date.desc()).limit(5),
-                conn,
-            )
-            alerts += daily_drop_alerts(rows, strat.daily_drop_threshold, strategy=name)
+    for name, strat in config.strategies.items():
+        rows = recent_index_rows(warehouse.engine, name, strat.version, limit=5)
+        alerts += daily_drop_alerts(rows, strat.daily_drop_threshold, strategy=name)
     return _deliver(context, notifier, alerts, _state(context))
 
 
@@ -75,8 +67,7 @@ def index_daily_drop(context: dg.SensorEvaluationContext, settings: SettingsReso
 def stale_prices(context: dg.SensorEvaluationContext, settings: SettingsResource,
                  warehouse: WarehouseResource, notifier: NotifierResource):
     config = settings.config
-    with warehouse.engine.connect() as conn:
-        last = conn.execute(sa.select(sa.func.max(schema.prices.c.date))).scalar()
+    last = newest_price_date(warehouse.engine)
     expected = last_closed_session(calendar=config.prices.calendar)
     alerts = stale_prices_alert(last, expected, config.prices.stale_after_sessions, calendar=config.prices.calendar)
     return _deliver(context, notifier, alerts, _state(context))
@@ -145,14 +136,7 @@ def news_feed(context: dg.SensorEvaluationContext, settings: SettingsResource,
     config = settings.config
     now = pd.Timestamp.now(tz="UTC")
     trading_day = is_session(now.tz_convert("America/New_York").date(), config.prices.calendar)
-    articles, sentiment = schema.news_articles, schema.news_sentiment
-    with warehouse.engine.connect() as conn:
-        newest = conn.execute(sa.select(sa.func.max(articles.c.published_at))).scalar()
-        per_symbol = dict(conn.execute(
-            sa.select(sentiment.c.symbol, sa.func.max(articles.c.published_at))
-            .join(articles, articles.c.article_id == sentiment.c.article_id)
-            .group_by(sentiment.c.symbol)
-        ).all())
+    newest, per_symbol = news_recency(warehouse.engine)
     hours = config.news.stale_after_hours
     alerts = stale_news_alert(newest, now, trading_day, hours)
     alerts += news_inactivity_alert({s: per_symbol.get(s) for s in config.symbols}, now, trading_day, hours)

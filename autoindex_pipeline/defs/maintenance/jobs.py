@@ -1,5 +1,6 @@
-"""Maintenance jobs on the operations calendar (ops/calendar.py): warehouse statistics, vacuum,
-nightly dump, and the monthly backup-and-restore test (seed 001)."""
+"""Maintenance ops and jobs: warehouse statistics, vacuum, nightly dump, and the monthly
+backup-and-restore test (seed 001). When they run: defs/maintenance/schedules.py; the
+operations calendar with the manual tasks: docs/operations.md."""
 
 import dagster as dg
 from sqlalchemy.engine import make_url
@@ -30,7 +31,7 @@ def vacuum_warehouse(context: dg.OpExecutionContext, warehouse: WarehouseResourc
     context.log.info(f"{statement} done")
 
 
-def _backup_dir(settings: SettingsResource):  # noqa: ANN202
+def _backup_dir(settings: SettingsResource):
     path = settings.config.data_dir / "backups"
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -90,32 +91,4 @@ def backup_restore_test_job():
     backup_restore_test()
 
 
-MAINTENANCE_JOBS = {
-    "analyze_warehouse": analyze_warehouse_job,
-    "vacuum_analyze_warehouse": vacuum_warehouse_job,
-    "warehouse_backup": warehouse_backup_job,
-    "backup_restore_test": backup_restore_test_job,
-}
-
-
-def maintenance_schedules(calendar_tasks, other_jobs: dict[str, str]) -> list[dg.ScheduleDefinition]:  # noqa: ANN001
-    """One schedule per implemented task of the operations calendar, at its cron in New York.
-    ``other_jobs`` maps more task names to jobs defined by other domains (by job name)."""
-    out = []
-    for task in calendar_tasks:
-        job = MAINTENANCE_JOBS.get(task.name)
-        job_name = other_jobs.get(task.name)
-        if job is None and job_name is None:
-            continue
-        out.append(
-            dg.ScheduleDefinition(
-                name=f"{task.name}_schedule",
-                cron_schedule=task.cron,
-                execution_timezone="America/New_York",
-                job=job,
-                job_name=job_name,
-                default_status=dg.DefaultScheduleStatus.STOPPED,
-                description=f"{task.cadence}: {task.title}",
-            )
-        )
-    return out
+MAINTENANCE_JOBS = [analyze_warehouse_job, vacuum_warehouse_job, warehouse_backup_job, backup_restore_test_job]

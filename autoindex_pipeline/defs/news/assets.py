@@ -28,7 +28,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from autoindex_pipeline.defs.partitions import partition_date_range
+from autoindex_pipeline.defs.shared import partition_date_range
 from autoindex_pipeline.defs.progress import FetchProgress, fetch_or_fail
 from autoindex_pipeline.defs.quality.results import check_result
 from autoindex_pipeline.defs.reference.assets import failure_summary, universe_assets

@@ -1,9 +1,10 @@
-"""The news domain: articles, sentiment and its daily aggregate, and the retention job."""
+"""The news domain: articles, sentiment and its daily aggregate, the retention job and the 15-minute refresh."""
 
 import dagster as dg
 
 from autoindex_pipeline.config import AutoIndexConfig
 from autoindex_pipeline.defs.news.assets import build_news_assets, news_archive, news_day_partitions
+from autoindex_pipeline.defs.news.schedules import build_news_schedule
 
 NEWS_JOB = "news_job"
 NEWS_RETENTION_JOB = "news_retention_job"
@@ -23,4 +24,8 @@ def build(config: AutoIndexConfig) -> dg.Definitions:
         selection=[news_archive],
         description="Move articles older than news.retention_days to the archive tables (idempotent).",
     )
-    return dg.Definitions(assets=[news_assets, news_archive], jobs=[news_job, retention_job])
+    return dg.Definitions(
+        assets=[news_assets, news_archive],
+        jobs=[news_job, retention_job],
+        schedules=[build_news_schedule(NEWS_JOB, config.news.provider)],
+    )

@@ -11,7 +11,7 @@ import pandas as pd
 from pydantic import Field
 
 from autoindex_pipeline.services.price_checks import PRICE_CHECKS, RECONCILIATION, evaluate_prices, reconciliation_source
-from autoindex_pipeline.defs.partitions import partition_date_range
+from autoindex_pipeline.defs.shared import partition_date_range
 from autoindex_pipeline.defs.progress import FetchProgress, fetch_or_fail
 from autoindex_pipeline.defs.quality.results import check_result
 from autoindex_pipeline.defs.reference.assets import failure_summary, universe_assets

@@ -1,12 +1,13 @@
-"""The prices domain: reference data, daily prices and the job that refreshes them."""
+"""The prices domain: reference data, daily prices, the job that refreshes them and its schedule."""
 
 from __future__ import annotations
 
 import dagster as dg
 
 from autoindex_pipeline.config import AutoIndexConfig
-from autoindex_pipeline.defs.partitions import trading_day_partitions
+from autoindex_pipeline.defs.shared import trading_day_partitions
 from autoindex_pipeline.defs.prices.assets import build_prices_asset
+from autoindex_pipeline.defs.prices.schedules import build_prices_schedule
 from autoindex_pipeline.defs.reference.assets import market_cap_data, universe_assets
 
 PRICES_JOB = "prices_job"
@@ -21,4 +22,8 @@ def build(config: AutoIndexConfig) -> dg.Definitions:
         partitions_def=partitions,
         description="Refresh the universe, daily prices and shares outstanding for a range of sessions.",
     )
-    return dg.Definitions(assets=[universe_assets, prices, market_cap_data], jobs=[prices_job])
+    return dg.Definitions(
+        assets=[universe_assets, prices, market_cap_data],
+        jobs=[prices_job],
+        schedules=[build_prices_schedule(PRICES_JOB, config.prices.calendar, config.providers.prices)],
+    )

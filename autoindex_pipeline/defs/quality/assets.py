@@ -3,7 +3,7 @@
 import dagster as dg
 
 from autoindex_pipeline.services.quality_report import build_quality_report, store_quality_report
-from autoindex_pipeline.defs.automation.conditions import INPUTS_UPDATED_AND_CHECKED
+from autoindex_pipeline.defs.shared import INPUTS_UPDATED_AND_CHECKED
 from autoindex_pipeline.defs.quality.results import check_result
 from autoindex_pipeline.defs.resources import SettingsResource, WarehouseResource
 

@@ -10,7 +10,7 @@ import dagster as dg
 
 from autoindex_pipeline.services.index import sync_strategy_configs, update_strategy
 from autoindex_pipeline.services.index_checks import evaluate_index
-from autoindex_pipeline.defs.automation.conditions import INPUTS_UPDATED_AND_CHECKED
+from autoindex_pipeline.defs.shared import INPUTS_UPDATED_AND_CHECKED
 from autoindex_pipeline.defs.quality.results import check_result
 from autoindex_pipeline.defs.reference.assets import market_cap_data
 from autoindex_pipeline.defs.resources import SettingsResource, WarehouseResource

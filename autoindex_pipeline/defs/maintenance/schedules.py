@@ -1,0 +1,41 @@
+"""The maintenance schedules: the tasks of the operations calendar that run unattended
+(docs/operations.md lists the rest, which a person performs).
+
+Times are America/New_York: heavy work at night or at the weekend, after the day's loads.
+Cron knows weekends, not holidays; none of these needs a session. Dagster (like Vixie cron) ORs
+day-of-month and day-of-week when both are set, so no expression here sets both.
+"""
+
+import dagster as dg
+
+from autoindex_pipeline.defs.maintenance.jobs import (
+    analyze_warehouse_job,
+    backup_restore_test_job,
+    vacuum_warehouse_job,
+    warehouse_backup_job,
+)
+
+TIMEZONE = "America/New_York"
+
+
+def _schedule(task: str, cron: str, description: str, job=None, job_name: str | None = None) -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(
+        name=f"{task}_schedule",
+        cron_schedule=cron,
+        execution_timezone=TIMEZONE,
+        job=job,
+        job_name=job_name,
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description=description,
+    )
+
+
+def maintenance_schedules(news_retention_job_name: str) -> list[dg.ScheduleDefinition]:
+    """``news_retention_job_name``: the retention job is defined by the news domain (by name)."""
+    return [
+        _schedule("warehouse_backup", "0 1 * * *", "daily: Nightly warehouse backup", job=warehouse_backup_job),
+        _schedule("news_retention", "30 1 * * *", "daily: Archive old news", job_name=news_retention_job_name),
+        _schedule("analyze_warehouse", "0 20 * * 1-5", "daily: Refresh planner statistics", job=analyze_warehouse_job),
+        _schedule("vacuum_analyze_warehouse", "0 3 * * 0", "weekly: Weekly VACUUM (ANALYZE)", job=vacuum_warehouse_job),
+        _schedule("backup_restore_test", "0 4 1 * *", "monthly: Backup and restore test", job=backup_restore_test_job),
+    ]
