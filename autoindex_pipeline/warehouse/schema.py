@@ -301,3 +301,62 @@ def _report_table(name: str, key: str, *values: str) -> sa.Table:
 performance_reports = _report_table("performance_reports", "metric", "index_value", "benchmark_value", "active_value")
 performance_contributors = _report_table("performance_contributors", "symbol", "contribution", "avg_weight", "symbol_return")
 performance_allocation_changes = _report_table("performance_allocation_changes", "symbol", "weight_start", "weight_end", "change")
+
+# --- the quality gate on the data (what blocks the index, as rows) ----------------------------
+# A price row that failed a blocking check is never written to `prices`: its value is kept here,
+# with the checks it failed, and the stored row it would have replaced stays as it was.
+price_rejections = sa.Table(
+    "price_rejections",
+    metadata,
+    sa.Column("symbol", sa.String(16), primary_key=True),
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("open", sa.Float),
+    sa.Column("high", sa.Float),
+    sa.Column("low", sa.Float),
+    sa.Column("close", sa.Float),
+    sa.Column("volume", sa.Float),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("checks", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("replaced_nothing", sa.Boolean, nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Every blocking verdict per (symbol, session, check), and how it was resolved: by a later
+# delivery of that row that passed, or by an audited override. Never by a run that checked
+# fewer rows.
+quality_verdicts = sa.Table(
+    "quality_verdicts",
+    metadata,
+    sa.Column("symbol", sa.String(16), primary_key=True),
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("check_name", sa.String(64), primary_key=True),
+    sa.Column("severity", sa.String(8), nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("run_id", sa.String(64), nullable=False),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.String(8), nullable=False),
+    sa.Column("resolution", sa.Text),
+    sa.Column("resolved_at", sa.DateTime(timezone=True)),
+    sa.Column("resolved_run_id", sa.String(64)),
+    sa.Index("ix_quality_verdicts_status_date", "status", "date"),
+)
+
+# A constituent that has no close on some sessions for a known reason (a trading halt, a
+# delisting: `date_to` NULL = from `date_from` on), recorded with who/when/why. Such a session is
+# complete for the index without that close (methodology: forward fill, then missing).
+price_absences = sa.Table(
+    "price_absences",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("symbol", sa.String(16), nullable=False),
+    sa.Column("date_from", sa.Date, nullable=False),
+    sa.Column("date_to", sa.Date),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_by", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_price_absences_symbol", "symbol"),
+)
