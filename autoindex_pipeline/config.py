@@ -6,7 +6,7 @@ file are resolved against the file's own folder, so a config and its data files 
 
 Every model forbids unknown keys, so a misspelt key is an error that names it instead of a
 silently ignored setting. Secrets (API keys, database passwords) are never read from this file:
-they come from the environment (see ``SECRET_ENV_VARS``).
+they come from the environment (``providers.registry.SECRET_ENV_VARS`` names each provider's).
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ DEFAULT_CONFIG_PATH = PACKAGE_DATA / "autoindex.yaml"
 CONFIG_ENV_VAR = "AUTOINDEX_CONFIG"
 DATABASE_URL_ENV_VAR = "AUTOINDEX_DATABASE_URL"
 DATA_DIR_ENV_VAR = "AUTOINDEX_DATA_DIR"
-SECRET_ENV_VARS = {"twelvedata": "TWELVEDATA_API_KEY", "marketaux": "MARKETAUX_API_TOKEN"}
 
 UNIVERSE_COLUMNS = ("symbol", "name", "asset_class", "sector")
 ASSET_CLASSES = ("equity", "etf", "commodity")
@@ -74,6 +73,8 @@ class TwelveDataConfig(_Strict):
     max_attempts: PositiveInt = 5
 
 
+# The names of providers.registry (which sits above this module, so cannot be imported here;
+# test_registry keeps the lists equal).
 ProviderName = Literal["sample", "files", "twelvedata"]
 
 

@@ -16,7 +16,7 @@ import os
 
 import dagster as dg
 
-from autoindex_pipeline.config import DATABASE_URL_ENV_VAR, SECRET_ENV_VARS, AutoIndexConfig, load_config
+from autoindex_pipeline.config import DATABASE_URL_ENV_VAR, AutoIndexConfig, load_config
 from autoindex_pipeline.defs import pipeline as pipeline_defs
 from autoindex_pipeline.defs.alerts import definitions as alerts_defs
 from autoindex_pipeline.defs.alerts.resources import NotifierResource
@@ -27,6 +27,7 @@ from autoindex_pipeline.defs.quality import definitions as quality_defs
 from autoindex_pipeline.defs.reports import definitions as reports_defs
 from autoindex_pipeline.defs.resources import ProvidersResource, SettingsResource, WarehouseResource
 from autoindex_pipeline.defs.strategy import definitions as strategy_defs
+from autoindex_pipeline.providers.registry import secrets_in_use
 
 EXECUTOR_ENV_VAR = "AUTOINDEX_EXECUTOR"
 
@@ -36,19 +37,13 @@ def build_resources(config: AutoIndexConfig, config_path: str | None = None) -> 
     # The URL may carry a password: when it comes from the environment, hand Dagster the
     # EnvVar (resolved at run time, never shown in the UI) rather than its value.
     warehouse_url = dg.EnvVar(DATABASE_URL_ENV_VAR) if os.environ.get(DATABASE_URL_ENV_VAR) else config.database_url()
-    uses_twelvedata = "twelvedata" in (
-        config.providers.prices, config.providers.shares_provider, config.quality.reconciliation_provider
-    )
-    uses_marketaux = config.news.provider == "marketaux"
+    # Only the configured providers' secrets: an EnvVar that is not set fails the run.
+    secrets = {name: dg.EnvVar(var) for name, var in secrets_in_use(config).items()}
     return {
         "settings": settings,
         "notifier": NotifierResource(settings=settings),
         "warehouse": WarehouseResource(url=warehouse_url),
-        "providers": ProvidersResource(
-            settings=settings,
-            twelvedata_api_key=dg.EnvVar(SECRET_ENV_VARS["twelvedata"]) if uses_twelvedata else None,
-            marketaux_api_token=dg.EnvVar(SECRET_ENV_VARS["marketaux"]) if uses_marketaux else None,
-        ),
+        "providers": ProvidersResource(settings=settings, secrets=secrets),
     }
 
 

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from pydantic import PrivateAttr
 
 from autoindex_pipeline.config import AutoIndexConfig, load_config
+from autoindex_pipeline.providers.news.base import NewsProvider
 from autoindex_pipeline.providers.prices.base import PriceProvider
 from autoindex_pipeline.providers.registry import build_news_provider, build_price_provider
-from autoindex_pipeline.providers.news.base import NewsProvider
 from autoindex_pipeline.warehouse.engine import create_warehouse_engine, safe_url
 from autoindex_pipeline.warehouse.migrate import upgrade
 
@@ -49,16 +49,16 @@ class WarehouseResource(dg.ConfigurableResource):
 
 
 class ProvidersResource(dg.ConfigurableResource):
-    """The configured price/shares and news providers. API keys come from the environment."""
+    """The configured price/shares and news providers, built through ``providers.registry``."""
 
     settings: SettingsResource
-    twelvedata_api_key: str | None = None
-    marketaux_api_token: str | None = None
+    secrets: dict[str, str] = {}
+    """Provider name -> its secret. Pass ``dg.EnvVar`` values (``build_resources`` does): Dagster
+    then keeps only the variable's name in run config and snapshots, and resolves it at run time."""
 
     def build(self, kind: str) -> PriceProvider:
         """A price provider by name (the configured one, or a second source for reconciliation)."""
-        api_key = self.twelvedata_api_key if kind == "twelvedata" else None
-        return build_price_provider(self.settings.config, kind, api_key=api_key)
+        return build_price_provider(self.settings.config, kind, api_key=self.secrets.get(kind))
 
     def prices(self) -> PriceProvider:
         return self.build(self.settings.config.providers.prices)
@@ -68,4 +68,5 @@ class ProvidersResource(dg.ConfigurableResource):
 
     def news(self) -> NewsProvider:
         """A new news provider per call (the caller closes it when it has a ``close``)."""
-        return build_news_provider(self.settings.config, api_token=self.marketaux_api_token)
+        config = self.settings.config
+        return build_news_provider(config, api_token=self.secrets.get(config.news.provider))

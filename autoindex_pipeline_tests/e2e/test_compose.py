@@ -200,7 +200,8 @@ def test_every_variable_read_is_in_env_example(compose, env_example):
     # ${VAR} interpolations in the compose file come from .env too.
     needed |= set(re.findall(r"\$\{([A-Z0-9_]+)", COMPOSE.read_text()))
     # What the pipeline reads (secrets, the warehouse, the executor) and the notifier's variables.
-    from autoindex_pipeline.config import DATABASE_URL_ENV_VAR, SECRET_ENV_VARS
+    from autoindex_pipeline.config import DATABASE_URL_ENV_VAR
+    from autoindex_pipeline.providers.registry import SECRET_ENV_VARS
 
     needed |= {DATABASE_URL_ENV_VAR, *SECRET_ENV_VARS.values(), "AUTOINDEX_EXECUTOR", "AUTOINDEX_CELERY_BROKER",
                "AUTOINDEX_CELERY_BACKEND", "AUTOINDEX_SLACK_WEBHOOK_URL"}
