@@ -11,7 +11,7 @@ DELETE + INSERT ... SELECT. SQLite: DELETE + the DBAPI's executemany. No row-by-
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -88,12 +88,14 @@ def _copy_into_staging(conn: sa.Connection, table: str, columns: Sequence[str], 
     return staging
 
 
-def _delete_scope(conn: sa.Connection, symbols: Sequence[str], start: dt.date, end: dt.date) -> int:
+def _delete_scope(
+    conn: sa.Connection, symbols: Sequence[str], start: dt.date, end: dt.date, keep: Sequence[tuple[str, dt.date]] = ()
+) -> int:
     table = schema.prices
-    result = conn.execute(
-        table.delete().where(table.c.symbol.in_(list(symbols)), table.c.date.between(start, end))
-    )
-    return result.rowcount or 0
+    stmt = table.delete().where(table.c.symbol.in_(list(symbols)), table.c.date.between(start, end))
+    if keep:
+        stmt = stmt.where(sa.tuple_(table.c.symbol, table.c.date).not_in(list(keep)))
+    return conn.execute(stmt).rowcount or 0
 
 
 def _insert_rows(conn: sa.Connection, rows: pd.DataFrame) -> None:
@@ -117,12 +119,19 @@ def replace_prices(
     start: dt.date,
     end: dt.date,
     ingested_at: dt.datetime | None = None,
+    keep: Sequence[tuple[str, dt.date]] = (),
+    in_transaction: Callable[[sa.Connection], None] | None = None,
 ) -> WriteResult:
     """Make the stored prices of ``symbols`` on ``start..end`` exactly ``frame``.
 
     Only the (symbols x dates) scope is touched: a symbol the provider failed to deliver must
     not be in ``symbols``, so its stored rows survive. Rows of ``frame`` outside the scope are
     an error (they would be written without being owned by this write).
+
+    ``keep``: (symbol, date) keys inside the scope whose stored rows must survive (a delivery
+    refused by a blocking check never replaces what was stored). ``in_transaction`` runs in the
+    same transaction after the write (the refusals and verdicts of the run), so both land or
+    neither does.
     """
     if len(frame):
         outside = frame[
@@ -139,9 +148,11 @@ def replace_prices(
     rows = _price_rows(frame, _timestamp_text(ingested_at or _utc_now(), is_postgres(engine)))
     with engine.begin() as conn:
         serialize_writers(conn, "prices")
-        deleted = _delete_scope(conn, symbols, start, end) if symbols else 0
+        deleted = _delete_scope(conn, symbols, start, end, keep) if symbols else 0
         if len(rows):
             _insert_rows(conn, rows)
+        if in_transaction is not None:
+            in_transaction(conn)
     return WriteResult(rows_deleted=deleted, rows_written=len(rows))
 
 

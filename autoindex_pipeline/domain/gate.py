@@ -1,0 +1,109 @@
+"""Which sessions the index may use: a session is complete when every constituent has a close
+or a known reason not to (methodology, "complete sessions only"). Pure; no I/O.
+
+Known reasons a constituent has no valid close on session D:
+
+- it is not listed yet: no valid close on or before D anywhere in the stored history;
+- a recorded absence covers D (a trading halt, a delisting from its date on; audited rows of
+  ``price_absences``);
+- an audited ``exclude`` override names (symbol, D): the close is known to be wrong and the
+  methodology treats it as missing.
+
+Anything else (the provider did not deliver it, a delivery was refused by a blocking check) leaves
+D incomplete. Completeness is judged against the universe, never against the rows a run wrote.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+MISSING_COLUMNS = ("date", "symbol")
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    """What the index may use of a window of sessions."""
+
+    last_complete: pd.Timestamp | None
+    """The last session of the window before the first incomplete one (None: the window's first
+    session is already incomplete, or the window is empty)."""
+    held: pd.DatetimeIndex
+    """Sessions of the window from the first incomplete one on: the index waits for them."""
+    missing: pd.DataFrame
+    """(date, symbol) of every unaccounted close in the window, sorted."""
+
+    @property
+    def holds(self) -> bool:
+        return len(self.held) > 0
+
+    def describe(self, limit: int = 5) -> str:
+        """One line a person can read: which sessions wait, for which closes."""
+        if not self.holds:
+            return "every session complete"
+        first = self.missing[self.missing["date"] == self.held[0]]
+        names = ", ".join(first["symbol"].head(limit))
+        more = f" and {len(first) - limit} more" if len(first) > limit else ""
+        span = f"{self.held[0].date()}" + (f" .. {self.held[-1].date()}" if len(self.held) > 1 else "")
+        return (
+            f"{len(self.held)} session(s) held ({span}): {self.held[0].date()} lacks the close of "
+            f"{names}{more}; {len(self.missing)} close(s) missing in all"
+        )
+
+
+def unaccounted_closes(
+    raw_closes: pd.DataFrame,
+    first_close: pd.Series,
+    absences: pd.DataFrame | None = None,
+    excluded: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """(date, symbol) cells of ``raw_closes`` (sessions x expected symbols, raw stored closes,
+    NaN where no row) with no valid close and no known reason.
+
+    ``first_close``: symbol -> first session with a valid stored close anywhere in the history
+    (NaT: never). ``absences``: symbol, date_from, date_to (NaT = open-ended), inclusive.
+    ``excluded``: symbol, date of audited ``exclude`` overrides.
+    """
+    sessions = pd.DatetimeIndex(raw_closes.index)
+    symbols = pd.Index(raw_closes.columns, dtype=object)
+    values = raw_closes.to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        valid = np.isfinite(values) & (values > 0)
+    first = pd.to_datetime(first_close.reindex(symbols)).to_numpy(dtype="datetime64[ns]")
+    t = sessions.to_numpy(dtype="datetime64[ns]")[:, None]
+    listed = ~np.isnat(first)[None, :] & (t >= first[None, :])
+    known = np.zeros_like(valid)
+    if absences is not None and len(absences):
+        cols = symbols.get_indexer(absences["symbol"].astype(str))
+        lo = pd.to_datetime(absences["date_from"]).to_numpy(dtype="datetime64[ns]")
+        hi = pd.to_datetime(absences["date_to"]).to_numpy(dtype="datetime64[ns]")
+        for col, start, end in zip(cols, lo, hi):
+            if col < 0:
+                continue
+            covered = t[:, 0] >= start
+            if not np.isnat(end):
+                covered &= t[:, 0] <= end
+            known[:, col] |= covered
+    if excluded is not None and len(excluded):
+        cols = symbols.get_indexer(excluded["symbol"].astype(str))
+        rows = sessions.get_indexer(pd.to_datetime(excluded["date"]))
+        keep = (cols >= 0) & (rows >= 0)
+        known[rows[keep], cols[keep]] = True
+    gap = listed & ~valid & ~known
+    r, c = np.nonzero(gap)
+    out = pd.DataFrame({"date": sessions[r], "symbol": symbols.to_numpy()[c]})
+    return out.sort_values(["date", "symbol"], ignore_index=True)
+
+
+def gate(sessions: pd.DatetimeIndex, missing: pd.DataFrame) -> GateVerdict:
+    """The window's verdict: complete up to the session before the first one with a missing
+    close; that session and every later one are held (an index is a path: it cannot skip a day)."""
+    sessions = pd.DatetimeIndex(sessions)
+    if missing.empty or sessions.empty:
+        return GateVerdict(sessions[-1] if len(sessions) else None, sessions[:0], missing.reset_index(drop=True))
+    first_bad = pd.Timestamp(missing["date"].min())
+    held = sessions[sessions >= first_bad]
+    before = sessions[sessions < first_bad]
+    return GateVerdict(before[-1] if len(before) else None, held, missing.reset_index(drop=True))

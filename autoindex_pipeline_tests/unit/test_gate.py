@@ -1,0 +1,71 @@
+"""Complete sessions only: hand-built grids, each reason a close may be absent."""
+
+import numpy as np
+import pandas as pd
+
+from autoindex_pipeline.domain.gate import gate, unaccounted_closes
+
+S = pd.DatetimeIndex(["2025-03-03", "2025-03-04", "2025-03-05", "2025-03-06"])
+
+
+def _grid(**columns):
+    return pd.DataFrame(columns, index=S, dtype=float)
+
+
+def _first(**dates):
+    return pd.Series({k: pd.Timestamp(v) if v else pd.NaT for k, v in dates.items()})
+
+
+def test_a_full_grid_is_complete():
+    raw = _grid(A=[1, 2, 3, 4], B=[5, 6, 7, 8])
+    missing = unaccounted_closes(raw, _first(A="2020-01-02", B="2020-01-02"))
+    verdict = gate(S, missing)
+    assert missing.empty and not verdict.holds and verdict.last_complete == S[-1]
+
+
+def test_a_missing_close_holds_that_session_and_every_later_one():
+    raw = _grid(A=[1, 2, np.nan, 4], B=[5, 6, 7, 8])
+    missing = unaccounted_closes(raw, _first(A="2020-01-02", B="2020-01-02"))
+    assert missing.to_dict("records") == [{"date": S[2], "symbol": "A"}]
+    verdict = gate(S, missing)
+    assert verdict.last_complete == S[1]
+    assert list(verdict.held) == list(S[2:])
+    assert "2025-03-05 lacks the close of A" in verdict.describe()
+
+
+def test_invalid_closes_count_as_missing():
+    raw = _grid(A=[1, 0.0, -3, 4], B=[5, 6, 7, np.inf])
+    missing = unaccounted_closes(raw, _first(A="2020-01-02", B="2020-01-02"))
+    assert [(d.day, s) for d, s in missing.itertuples(index=False)] == [(4, "A"), (5, "A"), (6, "B")]
+
+
+def test_not_listed_yet_is_a_known_reason():
+    raw = _grid(A=[1, 2, 3, 4], NEW=[np.nan, np.nan, 10, 11], NEVER=[np.nan] * 4)
+    missing = unaccounted_closes(raw, _first(A="2020-01-02", NEW="2025-03-05", NEVER=None))
+    assert missing.empty
+
+
+def test_absences_halts_and_open_ended_delistings_are_known_reasons():
+    raw = _grid(A=[1, np.nan, np.nan, 4], GONE=[5, 6, np.nan, np.nan])
+    absences = pd.DataFrame({
+        "symbol": ["A", "GONE"], "date_from": pd.to_datetime(["2025-03-04", "2025-03-05"]),
+        "date_to": pd.to_datetime(["2025-03-05", None]),
+    })
+    missing = unaccounted_closes(raw, _first(A="2020-01-02", GONE="2020-01-02"), absences)
+    assert missing.empty
+    # A halt recorded for one day only leaves the other missing day unaccounted.
+    short = absences.assign(date_to=pd.to_datetime(["2025-03-04", None]))
+    missing = unaccounted_closes(raw, _first(A="2020-01-02", GONE="2020-01-02"), short)
+    assert missing.to_dict("records") == [{"date": S[2], "symbol": "A"}]
+
+
+def test_an_excluded_close_is_known_to_be_missing():
+    raw = _grid(A=[1, 2, np.nan, 4])
+    excluded = pd.DataFrame({"symbol": ["A"], "date": [S[2]]})
+    assert unaccounted_closes(raw, _first(A="2020-01-02"), excluded=excluded).empty
+
+
+def test_the_first_session_incomplete_holds_everything():
+    raw = _grid(A=[np.nan, 2, 3, 4])
+    verdict = gate(S, unaccounted_closes(raw, _first(A="2020-01-02")))
+    assert verdict.last_complete is None and list(verdict.held) == list(S)
