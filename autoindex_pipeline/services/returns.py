@@ -23,6 +23,8 @@ from autoindex_pipeline.warehouse.read import read_closes
 class CleanReturns:
     """Sessions x symbols frames on the requested sessions."""
 
+    raw: pd.DataFrame
+    """Stored closes as they are (NaN where no row): what the completeness gate reads."""
     closes: pd.DataFrame
     """Cleaned closes (invalid -> missing, bounded forward fill)."""
     returns: pd.DataFrame
@@ -41,10 +43,10 @@ def read_clean_returns(
     sessions), with every ``exclude`` override applied. Columns are ``symbols`` in that order."""
     if len(sessions) == 0:
         empty = pd.DataFrame(index=pd.DatetimeIndex([], name="date"), columns=pd.Index(list(symbols), name="symbol"), dtype=float)
-        return CleanReturns(empty, empty.copy())
-    closes_long = cleaning.exclude_overridden(
-        read_closes(engine, symbols=symbols, start=sessions[0], end=sessions[-1]), read_overrides(engine)
-    )
+        return CleanReturns(empty, empty.copy(), empty.copy())
+    stored = read_closes(engine, symbols=symbols, start=sessions[0], end=sessions[-1])
+    raw = cleaning.to_wide(stored, sessions).reindex(columns=list(symbols))
+    closes_long = cleaning.exclude_overridden(stored, read_overrides(engine))
     wide = cleaning.to_wide(closes_long, sessions).reindex(columns=list(symbols))
     clean = cleaning.clean_closes(wide, max_forward_fill_days)
-    return CleanReturns(clean, cleaning.daily_returns(clean, min_daily_return, max_daily_return))
+    return CleanReturns(raw, clean, cleaning.daily_returns(clean, min_daily_return, max_daily_return))
