@@ -55,7 +55,8 @@ def run_backend(backend: str, years: float) -> dict[str, float | str]:
     import pandas as pd
     import yaml
 
-    from autoindex_pipeline.cli import override_documented_sample_faults, run_prices_job
+    from autoindex_pipeline.cli.demo import override_documented_sample_faults
+    from autoindex_pipeline.cli.runner import run_prices_job
     from autoindex_pipeline.config import DATABASE_URL_ENV_VAR, DEFAULT_CONFIG_PATH, load_config
     from autoindex_pipeline.domain.calendar import last_closed_session, sessions_between
     from autoindex_pipeline.warehouse.engine import create_warehouse_engine

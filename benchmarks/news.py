@@ -60,7 +60,7 @@ def run_backend(backend: str, days: int, breakdown: bool) -> dict[str, float | s
     import pandas as pd
     import yaml
 
-    from autoindex_pipeline.cli import run_news_job
+    from autoindex_pipeline.cli.runner import run_news_job
     from autoindex_pipeline.config import DATABASE_URL_ENV_VAR, DEFAULT_CONFIG_PATH, load_config
     from autoindex_pipeline.warehouse.engine import create_warehouse_engine
     from autoindex_pipeline.warehouse.read import table_counts

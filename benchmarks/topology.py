@@ -69,7 +69,7 @@ def _sessions(years: float):  # noqa: ANN202
 def _prepare_warehouse(env: dict[str, str], config_path: Path, sessions) -> None:  # noqa: ANN001
     """The documented sample bad prints would fail the blocking checks (as they should): record
     the audited overrides the demo records, as benchmarks/ingest.py does."""
-    from autoindex_pipeline.cli import override_documented_sample_faults
+    from autoindex_pipeline.cli.demo import override_documented_sample_faults
     from autoindex_pipeline.config import load_config
     from autoindex_pipeline.warehouse.engine import create_warehouse_engine
 
@@ -109,7 +109,7 @@ def _step_times(instance, run_id: str) -> dict[str, float]:  # noqa: ANN001
 
 
 def in_process(years: float) -> dict[str, float]:
-    from autoindex_pipeline.cli import run_prices_job
+    from autoindex_pipeline.cli.runner import run_prices_job
     from autoindex_pipeline.config import load_config
     from autoindex_pipeline_tests.e2e import deployment_env, fresh_databases, instance_from, write_dagster_home
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from autoindex_pipeline.cli import run_prices_job
+from autoindex_pipeline.cli.runner import run_prices_job
 from autoindex_pipeline.config import DATABASE_URL_ENV_VAR, load_config
 from autoindex_pipeline.definitions import build_definitions
 from autoindex_pipeline.defs.alerts.sensors import index_daily_drop

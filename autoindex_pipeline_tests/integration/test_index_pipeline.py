@@ -9,7 +9,8 @@ import pandas as pd
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from autoindex_pipeline.cli import main, run_index_job, run_prices_job
+from autoindex_pipeline.cli import main
+from autoindex_pipeline.cli.runner import run_index_job, run_prices_job
 from autoindex_pipeline.config import load_config
 from autoindex_pipeline.domain.calendar import sessions_between
 from autoindex_pipeline.warehouse.engine import create_warehouse_engine
@@ -205,7 +206,7 @@ def test_point_in_time_perturbing_every_price_after_d_changes_nothing_up_to_d(st
 def test_sentiment_tilt_reads_sentiment_daily_point_in_time(tmp_path, monkeypatch):
     import dagster as dg
 
-    from autoindex_pipeline.cli import run_news_job
+    from autoindex_pipeline.cli.runner import run_news_job
 
     monkeypatch.setenv("AUTOINDEX_DATABASE_URL", f"sqlite:///{tmp_path / 'wh.sqlite'}")
     path = write_config(tmp_path, prices={"start_date": "2024-10-01"}, news={"start_date": "2025-01-01"},

@@ -14,7 +14,7 @@ from dagster_shared.serdes import serialize_value
 from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 from werkzeug import Response
 
-from autoindex_pipeline.cli import run_news_job, run_news_retention_job
+from autoindex_pipeline.cli.runner import run_news_job, run_news_retention_job
 from autoindex_pipeline.config import load_config
 from autoindex_pipeline.domain.sentiment import MODEL_NAME, article_text, score_texts
 from autoindex_pipeline.warehouse import news as news_store

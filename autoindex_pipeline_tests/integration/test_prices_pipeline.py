@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from autoindex_pipeline.cli import run_prices_job
+from autoindex_pipeline.cli.runner import run_prices_job
 from autoindex_pipeline.config import DATABASE_URL_ENV_VAR, load_config
 from autoindex_pipeline.domain.calendar import sessions_between
 from autoindex_pipeline.warehouse.engine import create_warehouse_engine

@@ -10,7 +10,7 @@ import pandas as pd
 import yaml
 from werkzeug import Response
 
-from autoindex_pipeline.cli import run_prices_job
+from autoindex_pipeline.cli.runner import run_prices_job
 from autoindex_pipeline.config import DATABASE_URL_ENV_VAR, load_config
 from autoindex_pipeline_tests.conftest import write_config
 

@@ -9,7 +9,8 @@ import dagster as dg
 import pandas as pd
 from click.testing import CliRunner
 
-from autoindex_pipeline.cli import main, run_pipeline_job
+from autoindex_pipeline.cli import main
+from autoindex_pipeline.cli.runner import run_pipeline_job
 from autoindex_pipeline.config import load_config
 from autoindex_pipeline.warehouse.engine import create_warehouse_engine
 from autoindex_pipeline.warehouse.overrides import read_audit, set_override

@@ -10,7 +10,7 @@ from dagster_shared.serdes import serialize_value
 import pandas as pd
 from werkzeug import Response
 
-from autoindex_pipeline.cli import run_prices_job
+from autoindex_pipeline.cli.runner import run_prices_job
 from autoindex_pipeline.config import DATABASE_URL_ENV_VAR, load_config
 from autoindex_pipeline.warehouse.engine import create_warehouse_engine
 from autoindex_pipeline.warehouse.read import read_prices

@@ -1,0 +1,138 @@
+"""Running the pipeline's jobs in a real Dagster instance, without the UI.
+
+What every command and the integration tests use: the instance bootstrap (``$DAGSTER_HOME`` or
+the embedded default) and one run of a job over a range of partitions, the way a single-run
+backfill in the UI does it. No click here: a caller gets the ``ExecuteInProcessResult`` back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+
+from autoindex_pipeline.config import AutoIndexConfig
+from autoindex_pipeline.domain.calendar import EXCHANGE_TIMEZONE, last_closed_session, sessions_between
+
+# Dagster's documented run tags for a single run over a partition range.
+PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
+EMBEDDED_INSTANCE_YAML = Path(__file__).parent.parent / "data" / "dagster_embedded.yaml"
+INFO_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+
+
+def dagster_instance(config: AutoIndexConfig):
+    """$DAGSTER_HOME's instance when set (production), else the embedded default: Dagster's
+    SQLite storage under <data_dir>/dagster_home, created on first use."""
+    import dagster as dg
+
+    if not os.environ.get("DAGSTER_HOME"):
+        home = config.data_dir / "dagster_home"
+        home.mkdir(parents=True, exist_ok=True)
+        if not (home / "dagster.yaml").exists():
+            shutil.copyfile(EMBEDDED_INSTANCE_YAML, home / "dagster.yaml")
+        os.environ["DAGSTER_HOME"] = str(home)
+    return dg.DagsterInstance.get()
+
+
+def session_bounds(config: AutoIndexConfig, start: dt.date | None, end: dt.date | None) -> pd.DatetimeIndex:
+    """The exchange sessions of start..end, clipped to prices.start_date and the last closed session."""
+    last = last_closed_session(calendar=config.prices.calendar).date()
+    first = max(start or config.prices.start_date, config.prices.start_date)
+    return sessions_between(first, min(end or last, last), config.prices.calendar)
+
+
+def news_day_range(config: AutoIndexConfig, start: dt.date | None, end: dt.date | None) -> tuple[dt.date, dt.date] | None:
+    """Calendar days of the news partitions inside start..end (default: news.start_date ..
+    today in New York); None when the range holds none."""
+    today = pd.Timestamp.now(tz=EXCHANGE_TIMEZONE).date()
+    first = max(start or config.news.start_date, config.news.start_date)
+    last = min(end or today, today)
+    return (first, last) if first <= last else None
+
+
+def run_job(
+    config: AutoIndexConfig,
+    config_path: str | None,
+    job_name: str,
+    *,
+    partition_range: tuple[str, str] | None = None,
+    run_config: dict | None = None,
+    select: list[str] | None = None,
+    instance=None,
+):
+    """One in-process run of ``job_name`` from the Definitions of ``config_path``; a
+    ``partition_range`` (first, last key) makes it one run over the range (a single-run backfill)."""
+    import dagster as dg
+
+    from autoindex_pipeline.definitions import build_definitions
+
+    job = build_definitions(config_path).resolve_job_def(job_name)
+    tags = None
+    if partition_range is not None:
+        tags = {PARTITION_RANGE_START_TAG: partition_range[0], PARTITION_RANGE_END_TAG: partition_range[1]}
+    return job.execute_in_process(
+        run_config={**INFO_LOGS, **(run_config or {})},
+        instance=instance or dagster_instance(config),
+        tags=tags,
+        asset_selection=[dg.AssetKey(key) for key in select] if select else None,
+        raise_on_error=False,
+    )
+
+
+def run_prices_job(
+    config: AutoIndexConfig,
+    config_path: str | None,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    symbols: list[str] | None = None,
+    select: list[str] | None = None,
+    instance=None,
+    job_name: str | None = None,
+):
+    """One run of the prices job (or another session-partitioned job) over sessions start..end:
+    a single-run backfill. ``symbols``: a targeted refresh of only those."""
+    from autoindex_pipeline.defs.prices.definitions import PRICES_JOB
+
+    return run_job(
+        config, config_path, job_name or PRICES_JOB,
+        partition_range=(start.strftime("%Y-%m-%d"), end.strftime("%Y-%m-%d")),
+        run_config={"ops": {"prices": {"config": {"symbols": symbols}}}} if symbols else None,
+        select=select, instance=instance,
+    )
+
+
+def run_pipeline_job(config: AutoIndexConfig, config_path: str | None, start: pd.Timestamp, end: pd.Timestamp,
+                     symbols: list[str] | None = None, instance=None):
+    """Prices start..end, their checks, the quality gate, the index and the reports in one run:
+    a failed blocking check stops the rest of the run."""
+    from autoindex_pipeline.defs.pipeline import PIPELINE_JOB
+
+    return run_prices_job(config, config_path, start, end, symbols=symbols, instance=instance, job_name=PIPELINE_JOB)
+
+
+def run_index_job(config: AutoIndexConfig, config_path: str | None, instance=None):
+    """One run of the index job: strategy configs, then allocations, index values, metrics."""
+    from autoindex_pipeline.defs.strategy.definitions import INDEX_JOB
+
+    return run_job(config, config_path, INDEX_JOB, instance=instance)
+
+
+def run_news_job(config: AutoIndexConfig, config_path: str | None, start: dt.date, end: dt.date,
+                 instance=None):
+    """One run of the news job over the calendar days start..end (a single-run backfill)."""
+    from autoindex_pipeline.defs.news.definitions import NEWS_JOB
+
+    return run_job(config, config_path, NEWS_JOB, partition_range=(start.isoformat(), end.isoformat()), instance=instance)
+
+
+def run_news_retention_job(config: AutoIndexConfig, config_path: str | None, as_of: dt.date | None = None,
+                           instance=None):
+    """One run of the retention job: articles older than news.retention_days move to the archive."""
+    from autoindex_pipeline.defs.news.definitions import NEWS_RETENTION_JOB
+
+    run_config = {"ops": {"news_archive": {"config": {"as_of": as_of.isoformat()}}}} if as_of is not None else None
+    return run_job(config, config_path, NEWS_RETENTION_JOB, run_config=run_config, instance=instance)

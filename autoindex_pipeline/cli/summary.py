@@ -1,0 +1,133 @@
+"""The summary printed after `autoindex demo` / `autoindex run`: what is in the warehouse and how
+good it is, from stored results only (counts, date ranges, the newest quality report, the news
+aggregate, the index rows), never by loading the prices table."""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+
+from autoindex_pipeline.config import AutoIndexConfig
+from autoindex_pipeline.domain import metrics
+from autoindex_pipeline.domain.calendar import sessions_between
+from autoindex_pipeline.warehouse import summary as stored
+from autoindex_pipeline.warehouse.engine import create_warehouse_engine, safe_url
+
+COMPLETENESS_TARGET = 0.98
+
+
+def summary_text(config: AutoIndexConfig, elapsed: float | None = None) -> str:
+    engine = create_warehouse_engine(config.database_url())
+    stats = stored.table_stats(engine)
+    lines = ["", "AutoIndex summary", "=" * 60]
+    lines.append(f"warehouse        {safe_url(config.database_url())}")
+    for table, stat in stats.items():
+        span = f"  {stat.first} .. {stat.last}" if stat.first is not None else ""
+        lines.append(f"  {table:<32}{stat.rows:>12,} rows{span}")
+    prices = stats.get("prices")
+    if prices is None or not prices.rows:
+        lines.append("no prices stored yet")
+        return "\n".join(lines)
+    lines.extend(price_lines(engine, config, prices))
+    lines.extend(quality_report_lines(engine, config))
+    lines.extend(news_summary_lines(engine, stats))
+    if stats.get("index_values", stored.TableStats(0)).rows:
+        lines.extend(index_summary_lines(engine, config))
+    if elapsed is not None:
+        lines.append(f"elapsed          {elapsed:.1f} s")
+    lines.append("next")
+    lines.append(f"  UI             DAGSTER_HOME={os.environ.get('DAGSTER_HOME', '<data_dir>/dagster_home')} dagster dev  ->  http://127.0.0.1:3000")
+    lines.append("  export         autoindex export prices --format csv --output prices.csv")
+    return "\n".join(lines)
+
+
+def price_lines(engine, config: AutoIndexConfig, prices: stored.TableStats) -> list[str]:
+    """Symbols, range and each symbol's share of the range's sessions (rows per symbol / sessions)."""
+    sessions = sessions_between(prices.first, prices.last, config.prices.calendar)
+    per_symbol = stored.rows_per_symbol(engine, "prices")
+    completeness = (per_symbol / max(len(sessions), 1)).clip(upper=1.0)
+    low = completeness[completeness < COMPLETENESS_TARGET].sort_values()
+    lines = [
+        f"prices           {len(per_symbol)} symbols, {prices.first} .. {prices.last} ({len(sessions)} sessions)",
+        f"market cap       shares outstanding for {stored.distinct_symbols(engine, 'market_cap_data')} symbols",
+        "quality",
+        f"  completeness   mean {completeness.mean():.4f}, min {completeness.min():.4f} (target >= {COMPLETENESS_TARGET})",
+    ]
+    if len(low):
+        worst = ", ".join(f"{symbol} {value:.3f}" for symbol, value in low.head(8).items())
+        lines.append(f"  below target   {len(low)} symbols: {worst}")
+    return lines
+
+
+def quality_report_lines(engine, config: AutoIndexConfig) -> list[str]:
+    """The newest quality report: portfolio score vs the gate, red symbols, failed checks,
+    overrides in force."""
+    latest = stored.latest_quality_run(engine)
+    if latest is None:
+        return []
+    red = stored.red_symbols(engine, latest["as_of"])
+    n_overrides, overrides = stored.recent_overrides(engine, limit=5)
+    gate = "passes" if latest["portfolio_score"] >= config.quality.min_portfolio_score else "FAILS"
+    return [
+        f"  report         portfolio score {latest['portfolio_score']:.4f} ({gate} the {config.quality.min_portfolio_score} gate), "
+        f"{latest['green']} green / {latest['yellow']} yellow / {latest['red']} red over {latest['sessions']} sessions to {latest['as_of']}",
+        f"  red symbols    {', '.join(red[:10]) or 'none'}" + (f" (+{len(red) - 10})" if len(red) > 10 else ""),
+        f"  failed checks  {latest['failed_checks'] or 'none'}",
+        f"  overrides      {n_overrides}" + (": " + ", ".join(f"{r.symbol} {r.date} {r.action}" for r in overrides.itertuples()) if n_overrides else ""),
+        f"  HTML report    {config.data_dir / 'reports' / 'quality' / 'quality_report.html'}",
+    ]
+
+
+def news_summary_lines(engine, stats: dict[str, stored.TableStats], top: int = 5) -> list[str]:
+    """Articles, symbols covered, mean sentiment and the newest day's top movers."""
+    from autoindex_pipeline.warehouse.news import read_top_movers
+
+    news = stored.sentiment_stats(engine)
+    if news is None:
+        return []
+    live, archived = stats["news_articles"].rows, stats["news_articles_archive"].rows
+    lines = ["news and sentiment"]
+    lines.append(f"  days           {news.first} .. {news.last} ({news.days} days with news)")
+    lines.append(f"  articles       {live:,} live, {archived:,} archived; "
+                 f"{news.scores:,} (article, symbol) scores; {news.symbols} symbols covered")
+    lines.append(f"  mean sentiment {news.mean_score:+.3f}  "
+                 f"(positive {news.share_positive:.0%}, negative {news.share_negative:.0%})")
+    movers = read_top_movers(engine, news.last, news.last, per_day=top)
+    if len(movers):
+        lines.append(f"  top movers on {news.last}")
+        for row in movers.itertuples(index=False):
+            title = " ".join(str(row.title).split())
+            title = title if len(title) <= 60 else title[:59] + "…"
+            lines.append(f"    {row.symbol:<6}{row.mean_score:+.2f} over {row.article_count} article(s); "
+                         f"\"{title}\" ({row.source}, {row.score:+.2f} {row.model})")
+    return lines
+
+
+def index_summary_lines(engine, config: AutoIndexConfig) -> list[str]:
+    """Final level and headline metrics of each strategy's current version, beside the benchmark."""
+    lines = ["index (base 100)"]
+    lines.append(f"  {'':<34}{'level':>9}{'total':>9}{'CAGR':>8}{'Sharpe':>8}{'max DD':>9}")
+    bench_row = None
+    for name, strat in config.strategies.items():
+        rows = stored.index_rows(engine, name, strat.version)
+        if rows.empty:
+            continue
+        returns = rows["daily_return"].iloc[1:]
+        lines.append(_metric_line(f"{name} (from {rows['date'].iloc[0]})", rows["level"].iloc[-1], returns, strat.risk_free_rate))
+        if bench_row is None and rows["benchmark_level"].notna().any():
+            bench_row = (rows["benchmark_level"].iloc[-1], rows["benchmark_return"].iloc[1:], strat.risk_free_rate)
+    if bench_row is not None:
+        lines.append(_metric_line(f"benchmark {config.universe.benchmark}", *bench_row))
+    return lines
+
+
+def _metric_line(label: str, level: float, returns: pd.Series, rf: float) -> str:
+    def pct(x: float) -> str:
+        return "n/a" if pd.isna(x) else f"{x:.1%}"
+
+    sharpe = metrics.sharpe(returns, rf)
+    return (
+        f"  {label:<34}{level:>9.2f}{pct(level / 100 - 1):>9}{pct(metrics.cagr(returns)):>8}"
+        f"{'n/a' if pd.isna(sharpe) else f'{sharpe:.2f}':>8}{pct(metrics.max_drawdown(returns)):>9}"
+    )
