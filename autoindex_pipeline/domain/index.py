@@ -21,6 +21,7 @@ only Python loop is over holding periods.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,42 +138,23 @@ def compute_index(
         level = float(state.level)
         head = []
 
-    index = returns.index
-    sessions = index[(index > start) & (index <= last)]
-    upcoming = table.window(start, last)
-    rebalances = sessions[sessions.isin(pd.unique(table.dates[upcoming]))]
-    symbols = pd.Index(holdings.index.union(table.symbols[pd.unique(table.codes[upcoming])]), dtype=object)
-
-    h = holdings.reindex(symbols).fillna(0.0).to_numpy()
-    growth = 1.0 + np.nan_to_num(returns.reindex(index=sessions, columns=symbols).to_numpy(dtype=float), nan=0.0)
-    new_weights = table.wide(upcoming, rebalances, symbols)
-
+    plan = _plan(returns, table, start, holdings, last)
+    sessions, symbols, h = plan.sessions, plan.symbols, plan.start_weights
     n = len(sessions)
     levels = np.empty(n)
     turnover = np.zeros(n)
     cost = np.zeros(n)
     is_rebalance = np.zeros(n, dtype=bool)
-    rebalance_pos = sessions.get_indexer(rebalances)
-    is_rebalance[rebalance_pos] = True
-    # Segment k ends at the k-th rebalance (inclusive); the last one ends at the last session.
-    ends = list(rebalance_pos) + ([n - 1] if n and (len(rebalance_pos) == 0 or rebalance_pos[-1] != n - 1) else [])
-    lo = 0
-    for k, hi in enumerate(ends):
-        g = np.cumprod(growth[lo : hi + 1], axis=0)
-        value = g @ h
-        levels[lo : hi + 1] = level * value
-        with np.errstate(invalid="ignore", divide="ignore"):
-            drifted = np.where(value[-1] > 0, h * g[-1] / value[-1], h)
-        if k < len(rebalance_pos):
-            w = new_weights[k]
-            turnover[hi] = np.abs(w - drifted).sum()
+    is_rebalance[plan.rebalance_pos] = True
+    for segment in _holding_periods(plan):
+        lo, hi = segment.lo, segment.hi
+        levels[lo : hi + 1] = level * segment.value
+        if segment.rebalanced:
+            turnover[hi] = np.abs(segment.after - segment.drifted).sum()
             cost[hi] = rate * turnover[hi]
             levels[hi] *= 1.0 - cost[hi]
-            h = w
-        else:
-            h = drifted
+        h = segment.after
         level = levels[hi]
-        lo = hi + 1
 
     previous = np.concatenate([[state.level if state is not None else BASE_LEVEL], levels[:-1]]) if n else np.empty(0)
     body = pd.DataFrame(
@@ -193,6 +175,108 @@ def compute_index(
     held = held[held > 0]
     held.index.name = "symbol"
     return daily.loc[:, list(INDEX_COLUMNS)], IndexState(date=pd.Timestamp(final_date), level=float(level), holdings=held)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The sessions after ``start`` up to ``last`` as arrays: growth factors, the rebalances
+    among them and their target weights, on one symbol axis."""
+
+    sessions: pd.DatetimeIndex
+    symbols: pd.Index
+    start_weights: np.ndarray
+    growth: np.ndarray
+    new_weights: np.ndarray
+    rebalance_pos: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Segment:
+    """One holding period: sessions ``lo..hi`` (positions) held from ``held``; ``value`` is
+    ``G_t @ held``, ``drifted`` the weights after the close of ``hi`` before any trade and
+    ``after`` the weights carried into the next period (the targets when ``hi`` rebalances)."""
+
+    lo: int
+    hi: int
+    held: np.ndarray
+    growth: np.ndarray
+    value: np.ndarray
+    drifted: np.ndarray
+    after: np.ndarray
+    rebalanced: bool
+
+
+def _plan(returns: pd.DataFrame, table: _Targets, start: pd.Timestamp, holdings: pd.Series, last: pd.Timestamp) -> _Plan:
+    index = returns.index
+    sessions = index[(index > start) & (index <= last)]
+    upcoming = table.window(start, last)
+    rebalances = sessions[sessions.isin(pd.unique(table.dates[upcoming]))]
+    symbols = pd.Index(holdings.index.union(table.symbols[pd.unique(table.codes[upcoming])]), dtype=object)
+    return _Plan(
+        sessions=sessions,
+        symbols=symbols,
+        start_weights=holdings.reindex(symbols).fillna(0.0).to_numpy(),
+        growth=1.0 + np.nan_to_num(returns.reindex(index=sessions, columns=symbols).to_numpy(dtype=float), nan=0.0),
+        new_weights=table.wide(upcoming, rebalances, symbols),
+        rebalance_pos=sessions.get_indexer(rebalances),
+    )
+
+
+def _holding_periods(plan: _Plan) -> Iterator[_Segment]:
+    """THE drift: each holding period in one go (see the module doc)."""
+    n = len(plan.sessions)
+    pos = plan.rebalance_pos
+    # Segment k ends at the k-th rebalance (inclusive); the last one ends at the last session.
+    ends = list(pos) + ([n - 1] if n and (len(pos) == 0 or pos[-1] != n - 1) else [])
+    h = plan.start_weights
+    lo = 0
+    for k, hi in enumerate(ends):
+        g = np.cumprod(plan.growth[lo : hi + 1], axis=0)
+        value = g @ h
+        with np.errstate(invalid="ignore", divide="ignore"):
+            drifted = np.where(value[-1] > 0, h * g[-1] / value[-1], h)
+        rebalanced = k < len(pos)
+        after = plan.new_weights[k] if rebalanced else drifted
+        yield _Segment(lo, hi, h, g, value, drifted, after, rebalanced)
+        h = after
+        lo = hi + 1
+
+
+def start_of_day_holdings(
+    returns: pd.DataFrame,
+    targets: pd.DataFrame,
+    start: DateLike,
+    end: DateLike | None = None,
+) -> tuple[pd.DataFrame, pd.Series]:
+    """The weights the index holds at the start of every session after ``start`` up to ``end``
+    (sessions x symbols: the holdings after the previous close, after its rebalance), and the
+    weights held after the close of ``end``.
+
+    ``start`` must be a date with target rows (a rebalance, or D0): the index holds exactly
+    those targets after its close. From there the holdings drift as in :func:`compute_index`
+    (same code path), so ``sum_i w[t, i] * r[t, i]`` is the index's return of session t before
+    costs. ``returns`` and ``targets`` as for :func:`compute_index`.
+    """
+    origin = pd.Timestamp(start).normalize()
+    last = returns.index[-1] if end is None else pd.Timestamp(end).normalize()
+    table = _Targets(targets)
+    holdings = table.holdings_on(origin)
+    if holdings.empty:
+        raise ValueError(f"no target weights on {origin.date()} to start the holdings from")
+    plan = _plan(returns, table, origin, holdings, last)
+    rows = np.empty((len(plan.sessions), len(plan.symbols)))
+    h = plan.start_weights
+    for segment in _holding_periods(plan):
+        lo, hi, held = segment.lo, segment.hi, segment.held
+        rows[lo] = held
+        value = segment.value[:-1, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rows[lo + 1 : hi + 1] = np.where(value > 0, held * segment.growth[:-1] / value, held)
+        h = segment.after
+    return (
+        pd.DataFrame(rows, index=plan.sessions, columns=plan.symbols),
+        pd.Series(h, index=plan.symbols, dtype=float),
+    )
 
 
 def benchmark_levels(

@@ -17,9 +17,11 @@ import sqlalchemy as sa
 
 from autoindex_pipeline.config import AutoIndexConfig
 from autoindex_pipeline.domain.calendar import sessions_between
-from autoindex_pipeline.domain.performance import PerformanceReport, period_bounds, period_report, render_chart_png, render_html
-from autoindex_pipeline.warehouse import schema
+from autoindex_pipeline.domain.performance import PerformanceReport, period_bounds, period_report
+from autoindex_pipeline.reporting.charts import render_chart_png
+from autoindex_pipeline.reporting.performance import render_html, render_markdown
 from autoindex_pipeline.services.returns import read_clean_returns
+from autoindex_pipeline.warehouse.reports import read_allocation_targets, read_index_frame, replace_report_rows
 
 PERIODS = ("daily", "weekly", "monthly")
 
@@ -32,28 +34,6 @@ class RenderedReport:
     png_path: Path
 
 
-def _index_frame(conn: sa.Connection, name: str, version: str) -> pd.DataFrame:
-    t = schema.index_values
-    frame = pd.read_sql(
-        sa.select(t.c.date, t.c.level, t.c.daily_return, t.c.turnover, t.c.is_rebalance,
-                  t.c.benchmark_level, t.c.benchmark_return)
-        .where(t.c.strategy == name, t.c.version == version).order_by(t.c.date),
-        conn,
-    )
-    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
-    frame["is_rebalance"] = frame["is_rebalance"].astype(bool)
-    return frame
-
-
-def _allocations(conn: sa.Connection, name: str, version: str) -> pd.DataFrame:
-    t = schema.allocations
-    frame = pd.read_sql(
-        sa.select(t.c.date, t.c.symbol, t.c.weight).where(t.c.strategy == name, t.c.version == version), conn
-    )
-    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
-    return frame
-
-
 def _report_dates(last: pd.Timestamp, period: str) -> list[pd.Timestamp]:
     """The newest session's period and the one before it."""
     start, _, _ = period_bounds(last, period)
@@ -64,10 +44,10 @@ def build_reports(engine: sa.Engine, config: AutoIndexConfig, out_dir: Path) -> 
     rendered: list[RenderedReport] = []
     with engine.connect() as conn:
         for name, strat in config.strategies.items():
-            index = _index_frame(conn, name, strat.version)
+            index = read_index_frame(conn, name, strat.version)
             if len(index) < 2:
                 continue
-            allocations = _allocations(conn, name, strat.version)
+            allocations = read_allocation_targets(conn, name, strat.version)
             last = index["date"].iloc[-1]
             first_needed = min(pd.Timestamp(period_bounds(d, "monthly")[0]) for d in _report_dates(last, "monthly"))
             sessions = sessions_between(first_needed - pd.Timedelta(days=10), last, config.prices.calendar)
@@ -97,7 +77,7 @@ def build_reports(engine: sa.Engine, config: AutoIndexConfig, out_dir: Path) -> 
                     )
                     html_path = folder / f"{stem}.html"
                     html_path.write_text(render_html(report, png, embed=True))
-                    rendered.append(RenderedReport(report, report.to_markdown(), html_path, png))
+                    rendered.append(RenderedReport(report, render_markdown(report), html_path, png))
     return rendered
 
 
@@ -113,22 +93,6 @@ def store_reports(engine: sa.Engine, config: AutoIndexConfig, rendered: list[Ren
         figures += [{**row, **extra} for row in r.rows()]
         contributors += [{**row, **extra} for row in r.contributor_rows()]
         changes += [{**row, **extra} for row in r.allocation_change_rows()]
-    tables = (
-        (schema.performance_reports, figures),
-        (schema.performance_contributors, contributors),
-        (schema.performance_allocation_changes, changes),
-    )
-    with engine.begin() as conn:
-        for item in rendered:
-            r = item.report
-            version = config.strategies[r.strategy].version
-            for table, _ in tables:
-                conn.execute(table.delete().where(
-                    table.c.strategy == r.strategy, table.c.version == version,
-                    table.c.period == r.period, table.c.label == r.label,
-                ))
-        for table, rows in tables:
-            if rows:
-                columns = {c.name for c in table.columns}
-                conn.execute(table.insert(), [{k: v for k, v in row.items() if k in columns} for row in rows])
+    periods = {(r.report.strategy, config.strategies[r.report.strategy].version, r.report.period, r.report.label) for r in rendered}
+    replace_report_rows(engine, sorted(periods), {"figures": figures, "contributors": contributors, "allocation_changes": changes})
     return len(figures)

@@ -25,7 +25,9 @@ import pandas as pd
 import pytest
 
 from autoindex_pipeline.domain.index import benchmark_levels, compute_index
-from autoindex_pipeline.domain.performance import period_bounds, period_report, render_chart_png, render_html
+from autoindex_pipeline.domain.performance import period_bounds, period_report
+from autoindex_pipeline.reporting.charts import render_chart_png
+from autoindex_pipeline.reporting.performance import render_html, render_markdown
 
 SESSIONS = pd.DatetimeIndex(["2024-03-01", "2024-03-04", "2024-03-05", "2024-03-06"])
 RETURNS = pd.DataFrame({"A": [np.nan, 0.10, 0.0, -0.05], "B": [np.nan, 0.0, -0.10, 0.05]}, index=SESSIONS)
@@ -132,7 +134,7 @@ def test_daily_report_shows_the_day_and_context(index_daily, bench_daily):
     assert ctx.loc["month_to_date", "index"] == pytest.approx(0.0, abs=1e-12)  # 100 -> 105 -> 100
     assert ctx.loc["since_inception", "benchmark"] == pytest.approx(1.01 * 0.98 - 1, abs=1e-12)
     assert math.isnan(ctx.loc["inception_sharpe", "index"])
-    md = rep.to_markdown()
+    md = render_markdown(rep)
     assert "# Daily performance report - default - 2024-03-05" in md
     assert "| Total return | -4.76% | -2.00% | -2.76 pp |" in md
     assert "| Sharpe | n/a | n/a | n/a |" in md

@@ -1,0 +1,63 @@
+"""The performance reports' reads (index levels, allocations) and their replace-by-period write."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from autoindex_pipeline.warehouse import schema
+
+REPORT_TABLES: dict[str, sa.Table] = {
+    "figures": schema.performance_reports,
+    "contributors": schema.performance_contributors,
+    "allocation_changes": schema.performance_allocation_changes,
+}
+
+
+def read_index_frame(conn: sa.Connection, strategy: str, version: str) -> pd.DataFrame:
+    """Every stored index row of one strategy version with its benchmark columns, by date."""
+    t = schema.index_values
+    frame = pd.read_sql(
+        sa.select(t.c.date, t.c.level, t.c.daily_return, t.c.turnover, t.c.is_rebalance,
+                  t.c.benchmark_level, t.c.benchmark_return)
+        .where(t.c.strategy == strategy, t.c.version == version).order_by(t.c.date),
+        conn,
+    )
+    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
+    frame["is_rebalance"] = frame["is_rebalance"].astype(bool)
+    return frame
+
+
+def read_allocation_targets(conn: sa.Connection, strategy: str, version: str) -> pd.DataFrame:
+    """(date, symbol, weight) of every rebalance of one strategy version."""
+    t = schema.allocations
+    frame = pd.read_sql(
+        sa.select(t.c.date, t.c.symbol, t.c.weight).where(t.c.strategy == strategy, t.c.version == version), conn
+    )
+    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
+    return frame
+
+
+def replace_report_rows(
+    engine: sa.Engine,
+    periods: Iterable[tuple[str, str, str, str]],
+    rows: Mapping[str, Sequence[Mapping[str, Any]]],
+) -> None:
+    """In one transaction, delete every stored row of each (strategy, version, period, label)
+    in ``periods`` from the three report tables, then insert ``rows`` (keyed like
+    :data:`REPORT_TABLES`; keys that are not columns are dropped)."""
+    with engine.begin() as conn:
+        for strategy, version, period, label in periods:
+            for table in REPORT_TABLES.values():
+                conn.execute(table.delete().where(
+                    table.c.strategy == strategy, table.c.version == version,
+                    table.c.period == period, table.c.label == label,
+                ))
+        for kind, table in REPORT_TABLES.items():
+            batch = rows.get(kind) or []
+            if batch:
+                columns = {c.name for c in table.columns}
+                conn.execute(table.insert(), [{k: v for k, v in row.items() if k in columns} for row in batch])
