@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 import sqlalchemy as sa
 
 from autoindex_pipeline.warehouse import schema
 from autoindex_pipeline.warehouse.engine import is_postgres
+from autoindex_pipeline.warehouse.gate import latest_rejection, resolve_by_override
+from autoindex_pipeline.warehouse.locks import serialize_writers
 
 ACTIONS = ("exclude", "accept")
 
@@ -23,7 +26,10 @@ def _audit(conn: sa.Connection, who: str, action: str, reason: str, symbols: Seq
     ))
 
 
-def set_override(engine: sa.Engine, symbol: str, date: dt.date, action: str, reason: str, who: str) -> None:
+def set_override(engine: sa.Engine, symbol: str, date: dt.date, action: str, reason: str, who: str) -> OverrideEffect:
+    """Record a reviewed price row, in one transaction with what it settles: the row's open
+    blocking verdicts are resolved, and ``accept`` of a refused delivery puts that delivery into
+    `prices` (the analyst says the print is genuine), replacing the stored row if any."""
     if action not in ACTIONS:
         raise ValueError(f"action must be one of {', '.join(ACTIONS)}, not {action!r}")
     if not reason.strip():
@@ -39,8 +45,31 @@ def set_override(engine: sa.Engine, symbol: str, date: dt.date, action: str, rea
     stmt = stmt.on_conflict_do_update(index_elements=[table.c.symbol, table.c.date],
                                       set_={k: stmt.excluded[k] for k in ("action", "reason", "created_by", "created_at")})
     with engine.begin() as conn:
+        serialize_writers(conn, "prices")
         conn.execute(stmt)
         _audit(conn, who, f"override_{action}", reason, [symbol.upper()], date, date)
+        resolved = resolve_by_override(conn, symbol.upper(), date, action, who)
+        promoted = _promote_refused(conn, symbol.upper(), date) if action == "accept" else False
+    return OverrideEffect(resolved, promoted)
+
+
+@dataclass(frozen=True)
+class OverrideEffect:
+    verdicts_resolved: int
+    refused_row_promoted: bool
+
+
+def _promote_refused(conn: sa.Connection, symbol: str, date: dt.date) -> bool:
+    refused = latest_rejection(conn, symbol, date)
+    if refused is None:
+        return False
+    prices = schema.prices
+    conn.execute(prices.delete().where(prices.c.symbol == symbol, prices.c.date == date))
+    conn.execute(prices.insert().values(
+        symbol=symbol, date=date, **{k: refused[k] for k in ("open", "high", "low", "close", "volume", "source")},
+        adj_close=None, ingested_at=dt.datetime.now(dt.UTC),
+    ))
+    return True
 
 
 def remove_override(engine: sa.Engine, symbol: str, date: dt.date, reason: str, who: str) -> bool:

@@ -75,3 +75,24 @@ def test_absences_and_first_closes(engine):
     assert absences[["symbol", "kind"]].values.tolist() == [["BA", "delisted"]] and absences["date_to"].isna().all()
     first = rows.read_first_closes(engine, ["AAPL", "BA"])
     assert first["AAPL"] == pd.Timestamp(D1) and pd.isna(first["BA"])
+
+
+def test_an_override_resolves_the_verdict_and_accept_promotes_the_refused_delivery(engine):
+    from autoindex_pipeline.warehouse.overrides import set_override
+
+    load.replace_prices(engine, _frame("AAPL", [100.0, 101.0]), ["AAPL"], D1, D2)
+    crash = _frame("AAPL", [60.0], days=(D2,)).assign(checks="return_cap", reason="return -40.6% beyond the cap",
+                                                     replaced_nothing=False)
+    verdict = pd.DataFrame({"symbol": ["AAPL"], "date": [pd.Timestamp(D2)], "check_name": ["return_cap"],
+                            "severity": ["ERROR"], "value": [-0.406], "reason": ["beyond the cap"]})
+    load.replace_prices(engine, crash.iloc[0:0].loc[:, ["symbol", "date", "open", "high", "low", "close", "volume", "source"]],
+                        ["AAPL"], D2, D2, keep=[("AAPL", D2)],
+                        in_transaction=lambda conn: rows.record_refusals(conn, crash, verdict, run_id="run-1"))
+    assert read_prices(engine, symbols=["AAPL"])["close"].tolist() == [100.0, 101.0]
+    effect = set_override(engine, "aapl", D2, "accept", "a genuine crash, confirmed on the exchange", "analyst")
+    assert effect.verdicts_resolved == 1 and effect.refused_row_promoted
+    assert read_prices(engine, symbols=["AAPL"])["close"].tolist() == [100.0, 60.0]
+    assert rows.read_open_verdicts(engine).empty
+    # exclude settles the verdict too, and promotes nothing
+    effect = set_override(engine, "AAPL", D1, "exclude", "wrong", "analyst")
+    assert effect == type(effect)(0, False)
