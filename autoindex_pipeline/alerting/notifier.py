@@ -4,11 +4,10 @@ Routing (methodology section 11): every alert is logged; it also goes to Slack w
 severity is at least ``slack_min_severity`` and to email when at least
 ``email.email_min_severity``. A channel that is not configured is *skipped*.
 
-A failing channel never raises. Slack is retried with the providers' shared policy
-(:class:`~autoindex_pipeline.providers.http.RetryPolicy`: bounded attempts, exponential backoff
-with jitter, ``Retry-After`` honoured, retries only on timeouts, transport errors, 429 and 5xx);
-email with the same policy on connection problems and 4xx SMTP replies. The outcome of every
-channel is returned in a :class:`DeliveryReport` (``ok`` / ``error`` + message / ``skipped``).
+A failing channel never raises. Delivery (:mod:`.delivery`) is bounded and policy-based: the
+providers' shared retry policy under tenacity, for the webhook and for SMTP, within a time
+budget. The outcome of every channel is returned in a :class:`DeliveryReport` (``ok`` /
+``error`` + message / ``skipped``).
 
 Secrets never come from configuration: the Slack webhook URL (the URL *is* the secret) and the
 SMTP password are read from environment variables named in the settings. They are registered
@@ -21,35 +20,31 @@ from __future__ import annotations
 import logging
 import os
 import random
-import smtplib
-import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from typing import Any, Literal
+from typing import Literal
 
 import httpx
 
 # The settings are configuration (``notifications:`` in autoindex.yaml); imported here, and so
 # still importable from this module, for the notifier that reads them.
+from autoindex_pipeline.alerting.delivery import Outcome, deliver, smtp_attempt, url_secrets, webhook_attempt
+from autoindex_pipeline.alerting.messages import TEXT_PREFIX, email_subject, format_text, slack_payload
 from autoindex_pipeline.config import EmailSettings, NotifierSettings
 from autoindex_pipeline.domain.alerts import Alert, at_least
-from autoindex_pipeline.providers.http import (
-    RetryPolicy,
-    Verdict,
-    classify_status,
-    parse_retry_after,
-    redact,
-    register_secrets,
-)
+from autoindex_pipeline.providers.http import RetryPolicy, redact, register_secrets
+
+__all__ = [
+    "ChannelResult", "DeliveryReport", "EmailSettings", "Notifier", "NotifierSettings",
+    "email_subject", "format_text", "slack_payload",
+]
 
 logger = logging.getLogger(__name__)
 alert_logger = logging.getLogger("autoindex_pipeline.alerts")
 """The log channel: one record per alert, at INFO / WARNING / ERROR by severity."""
 
-SLACK_EMOJI = {"info": ":information_source:", "warning": ":warning:", "critical": ":rotating_light:"}
-TEXT_PREFIX = {"info": "[INFO]", "warning": "[WARNING]", "critical": "[CRITICAL]"}
 LOG_LEVEL = {"info": logging.INFO, "warning": logging.WARNING, "critical": logging.ERROR}
 
 ChannelStatus = Literal["ok", "error", "skipped"]
@@ -96,98 +91,16 @@ class DeliveryReport:
 
 
 # --------------------------------------------------------------------------------------------
-# Templates
-
-
-def _link(alert: Alert) -> str | None:
-    return alert.run_url
-
-
-def format_text(alert: Alert) -> str:
-    """Plain-text rendering (log and email body)."""
-    lines = [f"{TEXT_PREFIX[alert.severity]} {alert.title}", "", alert.message, ""]
-    for label, value in (
-        ("Asset", alert.asset),
-        ("Partition", alert.partition),
-        ("Figure", alert.figure),
-        ("Run", _link(alert)),
-        ("Key", alert.dedup_key),
-    ):
-        if value:
-            lines.append(f"{label + ':':<11}{value}")
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def email_subject(alert: Alert) -> str:
-    return f"{TEXT_PREFIX[alert.severity]} AutoIndex: {alert.title}"
-
-
-def _slack_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def slack_payload(alert: Alert) -> dict[str, Any]:
-    """Incoming-webhook body: ``text`` (the notification / fallback line) plus Block Kit
-    blocks: header, message, a fields grid (severity, asset, partition, figure) and the run
-    link."""
-    emoji = SLACK_EMOJI[alert.severity]
-    fields_ = [{"type": "mrkdwn", "text": f"*Severity*\n{alert.severity.upper()}"}]
-    for label, value in (("Asset", alert.asset), ("Partition", alert.partition), ("Figure", alert.figure)):
-        if value:
-            fields_.append({"type": "mrkdwn", "text": f"*{label}*\n`{_slack_escape(value)}`"})
-    context = f"key `{_slack_escape(alert.dedup_key)}`"
-    link = _link(alert)
-    if link:
-        context = f"<{link}|View the run in Dagster> · " + context
-    blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": f"{emoji} {alert.title}"[:150], "emoji": True}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": _slack_escape(alert.message)[:2900]}},
-        {"type": "section", "fields": fields_},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": context}]},
-    ]
-    text = f"{emoji} {alert.severity.upper()}: {_slack_escape(alert.title)}"
-    if alert.figure:
-        text += f" ({_slack_escape(alert.figure)})"
-    if link:
-        text += f" <{link}|run>"
-    return {"text": text, "blocks": blocks}
-
-
-# --------------------------------------------------------------------------------------------
 # Notifier
-
-
-def _url_secrets(url: str) -> list[str]:
-    """Every spelling of a webhook URL that could show up in a message: the URL as given, as
-    httpx normalises it, and its path (the token part) when long enough to be a secret."""
-    secrets = {url}
-    try:
-        parsed = httpx.URL(url)
-        secrets.add(str(parsed))
-        path = parsed.raw_path.decode("ascii", "replace")
-        if len(path) >= 8:
-            secrets.add(path)
-    except Exception:  # noqa: BLE001 - an unparsable URL is still redacted as given
-        pass
-    return sorted(secrets, key=len, reverse=True)
-
-
-_SMTP_PERMANENT = (
-    smtplib.SMTPAuthenticationError,
-    smtplib.SMTPNotSupportedError,
-    smtplib.SMTPRecipientsRefused,
-    smtplib.SMTPSenderRefused,
-    smtplib.SMTPHeloError,
-    ssl.SSLError,
-)
 
 
 class Notifier:
     """Sends alerts to the configured channels; see the module docstring.
 
     ``environ`` (default ``os.environ``) is where secrets are read from; ``sleep`` and ``rng``
-    drive the retry waits (tests pass a no-op sleep); ``slack_transport`` swaps httpx's network
-    transport. Secrets are read at every send, so a rotated webhook is picked up without a
+    drive the retry waits (tests pass a no-op sleep) and ``clock`` measures each delivery's
+    time budget (tests pass a fake clock that ``sleep`` advances); ``slack_transport`` swaps
+    httpx's network transport. Secrets are read at every send, so a rotated webhook is picked up without a
     restart.
     """
 
@@ -197,12 +110,14 @@ class Notifier:
         *,
         environ: Mapping[str, str] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         slack_transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.settings = settings or NotifierSettings()
         self._environ = os.environ if environ is None else environ
         self._sleep = sleep
+        self._clock = clock
         self._rng = rng
         self._transport = slack_transport
 
@@ -242,7 +157,7 @@ class Notifier:
         out: list[str] = []
         s = self.settings
         if s.slack_webhook_url_env and self._environ.get(s.slack_webhook_url_env):
-            out += _url_secrets(self._environ[s.slack_webhook_url_env].strip())
+            out += url_secrets(self._environ[s.slack_webhook_url_env].strip())
         if s.email and s.email.password_env and self._environ.get(s.email.password_env):
             out.append(self._environ[s.email.password_env])
         return out
@@ -280,7 +195,7 @@ class Notifier:
         url = (self._environ.get(env) or "").strip()
         if not url:
             return self._failed("slack", alert, f"environment variable {env} is not set", 0)
-        secrets = _url_secrets(url)
+        secrets = url_secrets(url)
         register_secrets(secrets)
         policy = RetryPolicy(
             max_attempts=s.slack_max_attempts,
@@ -288,44 +203,10 @@ class Notifier:
             max_delay=30.0,
             jitter=min(1.0, s.slack_retry_base_seconds),
         )
-        payload = slack_payload(alert)
-        reason = ""
-        attempts = 0
         with httpx.Client(timeout=s.slack_timeout_seconds, transport=self._transport, follow_redirects=False) as client:
-            for attempt in range(1, policy.max_attempts + 1):
-                attempts = attempt
-                retry_after: float | None = None
-                transport_problem: str | None = None
-                response: httpx.Response | None = None
-                try:
-                    response = client.post(url, json=payload)
-                except (httpx.TransportError, httpx.DecodingError) as exc:
-                    kind = "timeout" if isinstance(exc, httpx.TimeoutException) else "transport error"
-                    transport_problem = f"{kind}: {type(exc).__name__}: {exc}"
-                if response is not None:
-                    verdict = classify_status(response)
-                    if verdict.verdict is Verdict.OK:
-                        return ChannelResult("ok", attempts=attempts)
-                    body = response.text.strip()[:120]
-                    reason = redact(verdict.reason + (f" ({body})" if body else ""), secrets)
-                    retryable = verdict.verdict is Verdict.RETRY
-                    retry_after = parse_retry_after(response)
-                else:
-                    reason = redact(transport_problem or "transport error", secrets)
-                    retryable = True
-                if not retryable or attempt == policy.max_attempts:
-                    break
-                wait = policy.wait_for(attempt, retry_after, self._rng)
-                logger.warning(
-                    "alert %s: slack attempt %d/%d failed (%s); retrying in %.1fs",
-                    alert.dedup_key,
-                    attempt,
-                    policy.max_attempts,
-                    reason,
-                    wait,
-                )
-                self._sleep(wait)
-        return self._failed("slack", alert, f"{reason} (gave up after {attempts} attempt{'s' if attempts != 1 else ''})", attempts)
+            outcome = deliver(f"alert {alert.dedup_key}: slack", webhook_attempt(client, url, slack_payload(alert), secrets),
+                              policy, sleep=self._sleep, clock=self._clock, rng=self._rng)
+        return self._result("slack", alert, outcome)
 
     def _send_email(self, alert: Alert) -> ChannelResult:
         e = self.settings.email
@@ -337,68 +218,29 @@ class Notifier:
                     "email", alert, f"username is set but the password variable {e.password_env or '(password_env)'} is not", 0
                 )
             password = self._environ[e.password_env]
-        secrets = [password] if password else []
-
-        msg = EmailMessage()
-        msg["Subject"] = email_subject(alert)
-        msg["From"] = e.from_address
-        msg["To"] = ", ".join(e.to)
-        msg["X-AutoIndex-Alert-Key"] = alert.dedup_key
-        msg["X-AutoIndex-Severity"] = alert.severity
-        msg.set_content(format_text(alert))
-
         policy = RetryPolicy(
             max_attempts=e.max_attempts, base_delay=e.retry_base_seconds, max_delay=60.0, jitter=min(1.0, e.retry_base_seconds)
         )
-        reason = ""
-        attempts = 0
-        for attempt in range(1, policy.max_attempts + 1):
-            attempts = attempt
-            problem: str | None = None
-            retryable = False
-            try:
-                refused = self._smtp_deliver(e, password, msg)
-            except _SMTP_PERMANENT as exc:
-                problem = f"{type(exc).__name__}: {exc}"
-            except smtplib.SMTPResponseException as exc:
-                problem = f"{type(exc).__name__}: {exc.smtp_code} {exc.smtp_error!r}"
-                retryable = 400 <= exc.smtp_code < 500
-            except (smtplib.SMTPException, OSError) as exc:  # disconnects, refused connections, timeouts
-                problem = f"{type(exc).__name__}: {exc}"
-                retryable = True
-            if problem is None:
-                if refused:
-                    return ChannelResult("ok", f"refused by the server: {', '.join(sorted(refused))}", attempts)
-                return ChannelResult("ok", attempts=attempts)
-            reason = redact(problem, secrets)
-            if not retryable or attempt == policy.max_attempts:
-                break
-            wait = policy.wait_for(attempt, None, self._rng)
-            logger.warning(
-                "alert %s: email attempt %d/%d failed (%s); retrying in %.1fs",
-                alert.dedup_key,
-                attempt,
-                policy.max_attempts,
-                reason,
-                wait,
-            )
-            self._sleep(wait)
-        return self._failed("email", alert, f"{reason} (gave up after {attempts} attempt{'s' if attempts != 1 else ''})", attempts)
+        outcome = deliver(f"alert {alert.dedup_key}: email", smtp_attempt(e, password, _email(e, alert)),
+                          policy, sleep=self._sleep, clock=self._clock, rng=self._rng)
+        return self._result("email", alert, outcome)
 
-    @staticmethod
-    def _smtp_deliver(e: EmailSettings, password: str | None, msg: EmailMessage) -> dict[str, Any]:
-        context = ssl.create_default_context()
-        if e.security == "tls":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(e.smtp_host, e.smtp_port, timeout=e.timeout_seconds, context=context)
-        else:
-            smtp = smtplib.SMTP(e.smtp_host, e.smtp_port, timeout=e.timeout_seconds)
-        with smtp:
-            if e.security == "starttls":
-                smtp.starttls(context=context)
-            if e.username:
-                smtp.login(e.username, password or "")
-            return smtp.send_message(msg)
+    def _result(self, channel: str, alert: Alert, outcome: Outcome) -> ChannelResult:
+        if outcome.ok:
+            return ChannelResult("ok", outcome.detail, outcome.attempts)
+        return self._failed(channel, alert, outcome.detail, outcome.attempts)
 
     def _failed(self, channel: str, alert: Alert, detail: str, attempts: int) -> ChannelResult:
         logger.error("alert %s: %s delivery failed: %s", alert.dedup_key, channel, detail)
         return ChannelResult("error", detail, attempts)
+
+
+def _email(e: EmailSettings, alert: Alert) -> EmailMessage:
+    msg = EmailMessage()
+    msg["Subject"] = email_subject(alert)
+    msg["From"] = e.from_address
+    msg["To"] = ", ".join(e.to)
+    msg["X-AutoIndex-Alert-Key"] = alert.dedup_key
+    msg["X-AutoIndex-Severity"] = alert.severity
+    msg.set_content(format_text(alert))
+    return msg
