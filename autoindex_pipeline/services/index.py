@@ -17,21 +17,30 @@ Three modes, chosen from the stored state of (strategy, config version):
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import sqlalchemy as sa
 
-from autoindex_pipeline.services.returns import read_clean_returns
-from autoindex_pipeline.config import AutoIndexConfig, StrategyConfig
+from autoindex_pipeline.config import AutoIndexConfig
 from autoindex_pipeline.domain import metrics, strategy
 from autoindex_pipeline.domain.calendar import sessions_between
 from autoindex_pipeline.domain.index import IndexState, benchmark_levels, compute_index
-from autoindex_pipeline.warehouse import schema
+from autoindex_pipeline.domain.params import StrategyParams
+from autoindex_pipeline.services.returns import read_clean_returns
 from autoindex_pipeline.warehouse.read import read_shares
+from autoindex_pipeline.warehouse.strategy import (
+    read_index_base_date,
+    read_index_history,
+    read_strategy_status,
+    record_strategy_versions,
+    write_strategy_update,
+)
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 ALLOCATION_COLUMNS = ("date", "symbol", "weight", "momentum_weight", "market_cap_weight", "risk_parity_weight")
 
@@ -54,60 +63,11 @@ class UpdateReport:
 def sync_strategy_configs(engine: sa.Engine, config: AutoIndexConfig) -> pd.DataFrame:
     """Record every configured strategy under its content-hash version. A changed config adds a
     version (the old one's rows stay, flagged not current); nothing is rewritten."""
-    table = schema.strategy_configs
-    now = dt.datetime.now(dt.UTC)
-    with engine.begin() as conn:
-        stored = {(r.strategy, r.version) for r in conn.execute(sa.select(table.c.strategy, table.c.version))}
-        for name, strat in config.strategies.items():
-            conn.execute(table.update().where(table.c.strategy == name).values(is_current=False))
-            if (name, strat.version) in stored:
-                conn.execute(
-                    table.update()
-                    .where(table.c.strategy == name, table.c.version == strat.version)
-                    .values(is_current=True)
-                )
-            else:
-                conn.execute(
-                    table.insert().values(
-                        strategy=name, version=strat.version, config=strat.canonical_json(), is_current=True, created_at=now
-                    )
-                )
-        conn.execute(table.update().where(table.c.strategy.not_in(list(config.strategies))).values(is_current=False))
-        return pd.read_sql(sa.select(table).order_by(table.c.strategy, table.c.created_at), conn)
+    versions = {name: (strat.version, strat.canonical_json()) for name, strat in config.strategies.items()}
+    return record_strategy_versions(engine, versions)
 
 
-def _read_state(conn: sa.Connection, name: str, version: str) -> dict | None:
-    table = schema.index_state
-    row = conn.execute(sa.select(table).where(table.c.strategy == name, table.c.version == version)).mappings().first()
-    return dict(row) if row else None
-
-
-def _prices_changed_since(conn: sa.Connection, watermark: dt.datetime | None) -> tuple[pd.Timestamp | None, dt.datetime | None]:
-    """(earliest session of rows ingested after ``watermark``, newest ingested_at overall)."""
-    table = schema.prices
-    newest = conn.execute(sa.select(sa.func.max(table.c.ingested_at))).scalar()
-    if watermark is None:
-        return None, newest
-    if watermark.tzinfo is None:
-        watermark = watermark.replace(tzinfo=dt.UTC)
-    earliest = conn.execute(sa.select(sa.func.min(table.c.date)).where(table.c.ingested_at > watermark)).scalar()
-    return (pd.Timestamp(earliest) if earliest is not None else None), newest
-
-
-def _sentiment_changed_since(conn: sa.Connection, watermark: dt.datetime) -> pd.Timestamp | None:
-    if watermark.tzinfo is None:
-        watermark = watermark.replace(tzinfo=dt.UTC)
-    table = schema.sentiment_daily
-    earliest = conn.execute(sa.select(sa.func.min(table.c.date)).where(table.c.computed_at > watermark)).scalar()
-    return pd.Timestamp(earliest) if earliest is not None else None
-
-
-def _last_price_session(conn: sa.Connection) -> pd.Timestamp | None:
-    last = conn.execute(sa.select(sa.func.max(schema.prices.c.date))).scalar()
-    return pd.Timestamp(last) if last is not None else None
-
-
-def _inputs(engine: sa.Engine, config: AutoIndexConfig, strat: StrategyConfig, first: pd.Timestamp, last: pd.Timestamp):
+def _inputs(engine: sa.Engine, config: AutoIndexConfig, strat: StrategyParams, first: pd.Timestamp, last: pd.Timestamp):
     """Cleaned closes and returns on the calendar sessions [first - lookback, last], and the
     point-in-time shares on the same sessions."""
     calendar = config.prices.calendar
@@ -137,17 +97,10 @@ def update_strategy(engine: sa.Engine, config: AutoIndexConfig, name: str) -> Up
     strat = config.strategies[name]
     version = strat.version
     benchmark = config.universe.benchmark
-    with engine.connect() as conn:
-        state_row = _read_state(conn, name, version)
-        last = _last_price_session(conn)
-        watermark = state_row["prices_watermark"] if state_row else None
-        dirty_from, newest_ingest = _prices_changed_since(conn, watermark)
-        if strat.sentiment_tilt != 0 and watermark is not None:
-            # News scored since the last run for days inside the computed history moves the
-            # sentiment of past rebalances: recompute like a price backfill.
-            news_from = _sentiment_changed_since(conn, watermark)
-            if news_from is not None and (dirty_from is None or news_from < dirty_from):
-                dirty_from = news_from
+    # News scored since the last run for days inside the computed history moves the sentiment
+    # of a tilted strategy's past rebalances: it counts as a change, like a price backfill.
+    status = read_strategy_status(engine, name, version, with_sentiment=strat.sentiment_tilt != 0)
+    state_row, last, dirty_from = status.state, status.last_price_session, status.dirty_from
     report = UpdateReport(name, version, mode="up to date")
     if last is None:
         report.notes.append("no prices stored yet")
@@ -182,13 +135,15 @@ def update_strategy(engine: sa.Engine, config: AutoIndexConfig, name: str) -> Up
         targets = strategy.target_weights(clean, returns, shares, strat, new_dates, sentiment, benchmark=benchmark)
         state = IndexState.from_dict({"date": state_row["date"], "level": state_row["level"], "holdings": json.loads(state_row["holdings"])})
         d0 = None
-        daily, final_state = compute_index(returns, targets, _stored_base_date(engine, name, version), strat.transaction_cost_bps, state=state)
+        daily, final_state = compute_index(
+            returns, targets, read_index_base_date(engine, name, version), strat.transaction_cost_bps, state=state
+        )
         bench = (
             benchmark_levels(returns[benchmark], state_date, level_at_base=state_row["benchmark_level"], include_base=False)
             if benchmark in returns and state_row["benchmark_level"] is not None
             else None
         )
-        history = _stored_index(engine, name, version)
+        history = read_index_history(engine, name, version)
 
     index_rows = _index_rows(daily, bench)
     all_index = pd.concat([history, index_rows], ignore_index=True) if history is not None else index_rows
@@ -200,38 +155,14 @@ def update_strategy(engine: sa.Engine, config: AutoIndexConfig, name: str) -> Up
     )
     risk = risk[risk["date"].isin(index_rows["date"])]
     allocations = targets.loc[:, list(ALLOCATION_COLUMNS)]
-    _write(engine, name, version, full, allocations, index_rows, risk, final_state,
-           bench["level"].iloc[-1] if bench is not None and len(bench) else None, newest_ingest)
+    write_strategy_update(engine, name, version, full, allocations, index_rows, risk, final_state.to_dict(),
+                          bench["level"].iloc[-1] if bench is not None and len(bench) else None, status.newest_ingest)
     report.base_date = d0
     report.first_new_date = index_rows["date"].min() if len(index_rows) else None
     report.last_date = final_state.date
     report.allocation_rows, report.index_rows, report.metric_rows = len(allocations), len(index_rows), len(risk)
     report.final_level = final_state.level
     return report
-
-
-def _stored_base_date(engine: sa.Engine, name: str, version: str) -> pd.Timestamp:
-    table = schema.index_values
-    with engine.connect() as conn:
-        first = conn.execute(
-            sa.select(sa.func.min(table.c.date)).where(table.c.strategy == name, table.c.version == version)
-        ).scalar()
-    return pd.Timestamp(first)
-
-
-def _stored_index(engine: sa.Engine, name: str, version: str) -> pd.DataFrame:
-    table = schema.index_values
-    stmt = (
-        sa.select(table.c.date, table.c.level, table.c.daily_return, table.c.turnover, table.c.cost,
-                  table.c.is_rebalance, table.c.benchmark_level, table.c.benchmark_return)
-        .where(table.c.strategy == name, table.c.version == version)
-        .order_by(table.c.date)
-    )
-    with engine.connect() as conn:
-        frame = pd.read_sql(stmt, conn)
-    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
-    frame["is_rebalance"] = frame["is_rebalance"].astype(bool)
-    return frame
 
 
 def _index_rows(daily: pd.DataFrame, bench: pd.DataFrame | None) -> pd.DataFrame:
@@ -243,45 +174,3 @@ def _index_rows(daily: pd.DataFrame, bench: pd.DataFrame | None) -> pd.DataFrame
         rows["benchmark_level"] = np.nan
         rows["benchmark_return"] = np.nan
     return rows
-
-
-def _write(engine, name, version, full, allocations, index_rows, risk, final_state, bench_level, watermark) -> None:  # noqa: ANN001
-    """One transaction: a full run replaces the version's rows, an incremental run appends."""
-    now = dt.datetime.now(dt.UTC)
-    keys = {"strategy": name, "version": version}
-    with engine.begin() as conn:
-        if full:
-            for table in (schema.allocations, schema.index_values, schema.risk_metrics):
-                conn.execute(table.delete().where(table.c.strategy == name, table.c.version == version))
-        else:
-            # Incremental rows are new dates only; deleting them first makes a retry idempotent.
-            first = index_rows["date"].min().date()
-            for table in (schema.allocations, schema.index_values, schema.risk_metrics):
-                conn.execute(table.delete().where(table.c.strategy == name, table.c.version == version, table.c.date >= first))
-        _insert(conn, schema.allocations, allocations, keys, now)
-        _insert(conn, schema.index_values, index_rows, keys, now)
-        _insert(conn, schema.risk_metrics, risk, keys, now)
-        conn.execute(schema.index_state.delete().where(schema.index_state.c.strategy == name, schema.index_state.c.version == version))
-        state = final_state.to_dict()
-        conn.execute(
-            schema.index_state.insert().values(
-                **keys, date=pd.Timestamp(state["date"]).date(), level=float(state["level"]),
-                benchmark_level=None if bench_level is None or pd.isna(bench_level) else float(bench_level),
-                holdings=json.dumps(state["holdings"]), prices_watermark=watermark, computed_at=now,
-            )
-        )
-
-
-def _insert(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, keys: dict, now: dt.datetime) -> None:
-    if frame.empty:
-        return
-    out = frame.copy()
-    out["date"] = pd.to_datetime(out["date"]).dt.date
-    for column, value in keys.items():
-        out[column] = value
-    out["computed_at"] = now
-    columns = [c.name for c in table.columns]
-    out = out.loc[:, [c for c in columns if c in out.columns]]
-    # NaN -> NULL for both drivers; SQLite would store NaN as NULL anyway, psycopg would not.
-    records = out.astype(object).where(out.notna(), None).to_dict("records")
-    conn.execute(table.insert(), records)

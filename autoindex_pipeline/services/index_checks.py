@@ -6,30 +6,22 @@ never a constituent; the stored index recomputed from stored allocations and pri
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import pandas as pd
-import sqlalchemy as sa
 
-from autoindex_pipeline.services.returns import read_clean_returns
 from autoindex_pipeline.config import AutoIndexConfig
 from autoindex_pipeline.domain import quality
 from autoindex_pipeline.domain.calendar import sessions_between
 from autoindex_pipeline.domain.index import compute_index
-from autoindex_pipeline.warehouse import schema
+from autoindex_pipeline.services.returns import read_clean_returns
+from autoindex_pipeline.warehouse.strategy import read_current_rows
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 ALLOCATION_CHECKS = ("weights_sum", "no_negative_weights", "weight_cap", "benchmark_excluded")
 INDEX_CHECKS = ("index_recomputation", "index_session_gaps", "daily_moves")
-
-
-def _current(conn: sa.Connection, table: sa.Table, config: AutoIndexConfig) -> pd.DataFrame:
-    parts = []
-    for name, strat in config.strategies.items():
-        frame = pd.read_sql(sa.select(table).where(table.c.strategy == name, table.c.version == strat.version), conn)
-        parts.append(frame)
-    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    if len(frame):
-        frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
-    return frame
 
 
 def _merge(name: str, outcomes: list[quality.CheckOutcome]) -> quality.CheckOutcome:
@@ -48,9 +40,9 @@ def _merge(name: str, outcomes: list[quality.CheckOutcome]) -> quality.CheckOutc
 
 def evaluate_index(engine: sa.Engine, config: AutoIndexConfig) -> dict[str, quality.CheckOutcome]:
     benchmark = config.universe.benchmark
-    with engine.connect() as conn:
-        allocations = _current(conn, schema.allocations, config)
-        index = _current(conn, schema.index_values, config)
+    versions = {name: strat.version for name, strat in config.strategies.items()}
+    allocations = read_current_rows(engine, "allocations", versions)
+    index = read_current_rows(engine, "index_values", versions)
     if allocations.empty or index.empty:
         return {}
     out = {
@@ -67,13 +59,16 @@ def evaluate_index(engine: sa.Engine, config: AutoIndexConfig) -> dict[str, qual
     recomputed, moves = [], []
     first, last = index["date"].min(), index["date"].max()
     sessions = sessions_between(first - pd.Timedelta(days=10), last, config.prices.calendar)
+    # Strategies that clean prices alike share one read of the closes.
+    returns_by_cleaning: dict[tuple[int, float, float], pd.DataFrame] = {}
     for name, strat in config.strategies.items():
         stored = index[index["strategy"] == name]
         if stored.empty:
             continue
-        returns = read_clean_returns(
-            engine, config.symbols, sessions, strat.max_forward_fill_days, strat.min_daily_return, strat.max_daily_return
-        ).returns
+        cleaning = (strat.max_forward_fill_days, strat.min_daily_return, strat.max_daily_return)
+        if cleaning not in returns_by_cleaning:
+            returns_by_cleaning[cleaning] = read_clean_returns(engine, config.symbols, sessions, *cleaning).returns
+        returns = returns_by_cleaning[cleaning]
         targets = allocations[allocations["strategy"] == name]
         daily, _ = compute_index(returns, targets, stored["date"].min(), strat.transaction_cost_bps, end=stored["date"].max())
         recomputed.append(daily.assign(strategy=name))

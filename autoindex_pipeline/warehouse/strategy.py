@@ -1,0 +1,196 @@
+"""The strategy tables: ``strategy_configs``, ``allocations``, ``index_values``, ``risk_metrics``
+and ``index_state`` (the level and holdings an incremental update continues from).
+
+What ``services.index`` and ``services.index_checks`` read and write; every write of one update
+is one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+import sqlalchemy as sa
+
+from autoindex_pipeline.warehouse import schema
+
+RESULT_TABLES = ("allocations", "index_values", "risk_metrics")
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    # SQLite hands back naive datetimes; they were written as UTC.
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
+
+
+# --------------------------------------------------------------------------------------------
+# strategy_configs
+
+
+def record_strategy_versions(engine: sa.Engine, versions: Mapping[str, tuple[str, str]]) -> pd.DataFrame:
+    """Record ``{strategy: (version, canonical config JSON)}`` as the current versions: a known
+    version is flagged current again, a new one is inserted beside the old rows (flagged not
+    current), and strategies no longer configured are flagged not current. Returns the table."""
+    table = schema.strategy_configs
+    now = dt.datetime.now(dt.UTC)
+    with engine.begin() as conn:
+        stored = {(r.strategy, r.version) for r in conn.execute(sa.select(table.c.strategy, table.c.version))}
+        for name, (version, config_json) in versions.items():
+            conn.execute(table.update().where(table.c.strategy == name).values(is_current=False))
+            if (name, version) in stored:
+                conn.execute(table.update().where(table.c.strategy == name, table.c.version == version).values(is_current=True))
+            else:
+                conn.execute(
+                    table.insert().values(strategy=name, version=version, config=config_json, is_current=True, created_at=now)
+                )
+        conn.execute(table.update().where(table.c.strategy.not_in(list(versions))).values(is_current=False))
+        return pd.read_sql(sa.select(table).order_by(table.c.strategy, table.c.created_at), conn)
+
+
+# --------------------------------------------------------------------------------------------
+# What an update starts from
+
+
+@dataclass(frozen=True)
+class StrategyStatus:
+    """The stored state of one (strategy, version) and what changed in its inputs since."""
+
+    state: dict | None
+    """The ``index_state`` row (``holdings`` still JSON text), None before the first update."""
+    last_price_session: pd.Timestamp | None
+    """Newest stored price date."""
+    dirty_from: pd.Timestamp | None
+    """Earliest date of prices (and, when asked, sentiment) written after the state's
+    watermark; None when nothing was or there is no state yet."""
+    newest_ingest: dt.datetime | None
+    """Newest ``prices.ingested_at``: the next watermark."""
+
+
+def read_strategy_status(engine: sa.Engine, name: str, version: str, with_sentiment: bool = False) -> StrategyStatus:
+    """One connection reads the state, the newest session and the changes since the watermark.
+    ``with_sentiment``: sentiment scored after the watermark counts as a change from its date
+    (a tilted strategy's past rebalances read it)."""
+    state_table, prices, sentiment = schema.index_state, schema.prices, schema.sentiment_daily
+    with engine.connect() as conn:
+        row = conn.execute(
+            sa.select(state_table).where(state_table.c.strategy == name, state_table.c.version == version)
+        ).mappings().first()
+        state = dict(row) if row else None
+        last = conn.execute(sa.select(sa.func.max(prices.c.date))).scalar()
+        newest = conn.execute(sa.select(sa.func.max(prices.c.ingested_at))).scalar()
+        watermark = state["prices_watermark"] if state else None
+        dirty_from = None
+        if watermark is not None:
+            watermark = _utc(watermark)
+            earliest = conn.execute(sa.select(sa.func.min(prices.c.date)).where(prices.c.ingested_at > watermark)).scalar()
+            dirty_from = pd.Timestamp(earliest) if earliest is not None else None
+            if with_sentiment:
+                news = conn.execute(sa.select(sa.func.min(sentiment.c.date)).where(sentiment.c.computed_at > watermark)).scalar()
+                if news is not None and (dirty_from is None or pd.Timestamp(news) < dirty_from):
+                    dirty_from = pd.Timestamp(news)
+    return StrategyStatus(state, pd.Timestamp(last) if last is not None else None, dirty_from, newest)
+
+
+def read_index_base_date(engine: sa.Engine, name: str, version: str) -> pd.Timestamp:
+    """The first stored index date of a version: its base date ``D0``."""
+    table = schema.index_values
+    with engine.connect() as conn:
+        first = conn.execute(
+            sa.select(sa.func.min(table.c.date)).where(table.c.strategy == name, table.c.version == version)
+        ).scalar()
+    return pd.Timestamp(first)
+
+
+def read_index_history(engine: sa.Engine, name: str, version: str) -> pd.DataFrame:
+    """Stored index rows of a version (date, level, daily_return, turnover, cost, is_rebalance,
+    benchmark_level, benchmark_return), by date."""
+    table = schema.index_values
+    stmt = (
+        sa.select(table.c.date, table.c.level, table.c.daily_return, table.c.turnover, table.c.cost,
+                  table.c.is_rebalance, table.c.benchmark_level, table.c.benchmark_return)
+        .where(table.c.strategy == name, table.c.version == version)
+        .order_by(table.c.date)
+    )
+    with engine.connect() as conn:
+        frame = pd.read_sql(stmt, conn)
+    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
+    frame["is_rebalance"] = frame["is_rebalance"].astype(bool)
+    return frame
+
+
+def read_current_rows(engine: sa.Engine, table_name: str, versions: Mapping[str, str]) -> pd.DataFrame:
+    """Every row of ``allocations`` / ``index_values`` / ``risk_metrics`` for the given
+    ``{strategy: version}``; ``date`` as datetime64[ns]."""
+    if table_name not in RESULT_TABLES:
+        raise ValueError(f"{table_name!r} is not one of {', '.join(RESULT_TABLES)}")
+    table = schema.metadata.tables[table_name]
+    with engine.connect() as conn:
+        parts = [
+            pd.read_sql(sa.select(table).where(table.c.strategy == name, table.c.version == version), conn)
+            for name, version in versions.items()
+        ]
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if len(frame):
+        frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
+    return frame
+
+
+# --------------------------------------------------------------------------------------------
+# Writing one update
+
+
+def write_strategy_update(
+    engine: sa.Engine,
+    name: str,
+    version: str,
+    full: bool,
+    allocations: pd.DataFrame,
+    index_rows: pd.DataFrame,
+    risk: pd.DataFrame,
+    state: Mapping[str, object],
+    benchmark_level: float | None,
+    watermark: dt.datetime | None,
+) -> None:
+    """One transaction: a full run replaces the version's rows, an incremental run appends.
+    ``state`` is ``IndexState.to_dict()`` (date, level, holdings)."""
+    now = dt.datetime.now(dt.UTC)
+    keys = {"strategy": name, "version": version}
+    tables = [schema.metadata.tables[t] for t in RESULT_TABLES]
+    with engine.begin() as conn:
+        if full:
+            for table in tables:
+                conn.execute(table.delete().where(table.c.strategy == name, table.c.version == version))
+        else:
+            # Incremental rows are new dates only; deleting them first makes a retry idempotent.
+            first = index_rows["date"].min().date()
+            for table in tables:
+                conn.execute(table.delete().where(table.c.strategy == name, table.c.version == version, table.c.date >= first))
+        _insert(conn, schema.allocations, allocations, keys, now)
+        _insert(conn, schema.index_values, index_rows, keys, now)
+        _insert(conn, schema.risk_metrics, risk, keys, now)
+        state_table = schema.index_state
+        conn.execute(state_table.delete().where(state_table.c.strategy == name, state_table.c.version == version))
+        conn.execute(
+            state_table.insert().values(
+                **keys, date=pd.Timestamp(state["date"]).date(), level=float(state["level"]),
+                benchmark_level=None if benchmark_level is None or pd.isna(benchmark_level) else float(benchmark_level),
+                holdings=json.dumps(state["holdings"]), prices_watermark=watermark, computed_at=now,
+            )
+        )
+
+
+def _insert(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, keys: dict, now: dt.datetime) -> None:
+    if frame.empty:
+        return
+    out = frame.copy()
+    out["date"] = pd.to_datetime(out["date"]).dt.date
+    for column, value in keys.items():
+        out[column] = value
+    out["computed_at"] = now
+    columns = [c.name for c in table.columns]
+    out = out.loc[:, [c for c in columns if c in out.columns]]
+    # NaN -> NULL for both drivers; SQLite would store NaN as NULL anyway, psycopg would not.
+    records = out.astype(object).where(out.notna(), None).to_dict("records")
+    conn.execute(table.insert(), records)
