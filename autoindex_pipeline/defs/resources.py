@@ -4,9 +4,9 @@ environment (definitions.py), never by `if` statements inside assets."""
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import sqlalchemy as sa
 from pydantic import PrivateAttr
 
 from autoindex_pipeline.config import AutoIndexConfig, load_config
@@ -15,6 +15,9 @@ from autoindex_pipeline.providers.prices.base import PriceProvider
 from autoindex_pipeline.providers.registry import build_news_provider, build_price_provider
 from autoindex_pipeline.warehouse.engine import create_warehouse_engine, safe_url
 from autoindex_pipeline.warehouse.migrate import upgrade
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 
 class SettingsResource(dg.ConfigurableResource):
