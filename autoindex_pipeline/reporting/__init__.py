@@ -5,9 +5,18 @@ and turn them into pages; nothing here computes a figure."""
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, NamedTuple
 
 import jinja2
+
+
+class Cell(NamedTuple):
+    """One table cell for ``macros.html.j2``: its text, CSS class and, for a symbol, the colour
+    of the status dot before it."""
+
+    text: str
+    cls: str = ""
+    dot: str = ""
 
 
 @functools.cache

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from autoindex_pipeline.domain.performance import RATIO_MIN_RETURNS, PerformanceReport
-from autoindex_pipeline.reporting import render_template
+from autoindex_pipeline.reporting import Cell, render_template
 
 LABELS = {
     "total_return": "Total return",
@@ -181,6 +181,10 @@ def _sign_class(x: Any) -> str:
     return "num pos" if float(x) > 0 else ("num neg" if float(x) < 0 else "num")
 
 
+def _cells(rows: list[list[tuple[str, str]]]) -> list[list[Cell]]:
+    return [[Cell(text, cls) for text, cls in row] for row in rows]
+
+
 def _metric_rows(frame: pd.DataFrame) -> list[list[tuple[str, str]]]:
     rows = []
     for metric, row in frame.iterrows():
@@ -203,9 +207,9 @@ def _tables(report: PerformanceReport, top_n: int) -> tuple[list[dict[str, Any]]
         return [[(r.symbol, ""), (pct(r.weight_start), "num"), (pct(r.weight_end), "num"), (pp(r.change), _sign_class(r.change))]
                 for r in frame.itertuples(index=False)]
 
-    contributors = [{"name": n, "headers": _CONTRIB_HEAD, "rows": contrib(f)}
+    contributors = [{"name": n, "headers": _CONTRIB_HEAD, "rows": _cells(contrib(f))}
                     for n, f in (("Top", report.top_contributors(top_n)), ("Bottom", report.bottom_contributors(top_n)))]
-    changes = [{"name": n, "headers": _CHANGE_HEAD, "rows": change(f)}
+    changes = [{"name": n, "headers": _CHANGE_HEAD, "rows": _cells(change(f))}
                for n, f in (("Biggest increases", report.biggest_increases(top_n)), ("Biggest decreases", report.biggest_decreases(top_n)))]
     return [t for t in contributors if t["rows"]], [t for t in changes if t["rows"]]
 
@@ -230,9 +234,9 @@ def render_html(report: PerformanceReport, chart_png: str | Path | bytes | None 
         headline=headline(report),
         chart_src=_chart_src(chart_png, embed),
         metric_headers=("", "Index", "Benchmark", "Active"),
-        figures=_metric_rows(report.figures),
+        figures=_cells(_metric_rows(report.figures)),
         extremes=_extremes(report, lambda x: pct(x, True)),
-        context=_metric_rows(report.context),
+        context=_cells(_metric_rows(report.context)),
         weights_source=report.weights_source if len(report.contributors) else None,
         contributor_tables=contributors,
         change_tables=changes if len(report.allocation_changes) else None,
