@@ -37,10 +37,10 @@ from autoindex_pipeline.domain.quality import (
     SAMPLE_ROWS,
     CheckOutcome,
     compact_grid,
-    frame_to_markdown,
     portfolio_score as _portfolio_score,
     _records,
 )
+from autoindex_pipeline.reporting.markdown import frame_to_markdown
 
 COLOURS = {"green": "#2e9e4f", "yellow": "#e8b923", "red": "#d0342c", "grey": "#d9d9d9"}
 _CSS = """

@@ -1,4 +1,5 @@
-"""Great Expectations 1.x for the table-level price expectations, in one batch per frame.
+"""Great Expectations 1.x: THE implementation of the three row rules (``ohlc_validity``,
+``positive_prices_and_volume``, ``duplicates``), in one batch per frame.
 
 One call validates a whole frame - a five-year backfill is ONE batch (one validation of ~640k
 rows), never one validation per session. GX runs in memory: an ephemeral context with a pandas
@@ -10,31 +11,23 @@ on the context (``progress_bars = {globally: False, metric_calculations: False}`
 every validation writes "Calculating Metrics: 100%|...|" bars to stderr) and its loggers are
 raised to ERROR.
 
-Results name their rows: GX reports each expectation's verdict, unexpected count and a bounded
-sample of offending rows (result format SUMMARY, by row index, which we name as symbol, date and
-value); :meth:`ExpectationResult.sample` gives that sample plus the count. Every offending row is
-there too (``offending``, the same rule in pandas, its count checked against GX's). The
-expectations are grouped under the names of the pure checks they implement (``ohlc_validity``,
-``positive_prices_and_volume``, ``duplicates``), and :meth:`GXValidation.outcomes` turns them
-into :class:`~autoindex_pipeline.domain.quality.CheckOutcome` objects (with pass rates per
-symbol) interchangeable with the pure-pandas ones - the unit tests prove both find the same rows.
+The offending rows are GX's own: result format COMPLETE gives every unexpected row's index
+(``unexpected_index_list``), which we name (symbol, date, value) from the validated frame; there
+is no second implementation of the rules. Asking GX to name the rows itself
+(``unexpected_index_column_names``) costs the same on clean data but builds one dict per row in
+Python, so it is left out.
 
-What stays in NumPy: completeness (needs the calendar), outliers with the past-only robust
-z-score, probable splits, staleness and reconciliation. They are per-symbol time-series maths
-that GX's column expectations do not express, and doing them in NumPy keeps a five-year run in
-seconds.
-
-Measured (GX 1.24.1, pandas 3, 642,708 rows = five years x 513 symbols, one core): import and
-context 3.1 s once per process; validation of the 11 expectations 0.45 s (1.0 s when 10% of the
-rows fail), about +70 MB RSS on top of the frame, stable over repeated runs. Asking GX to name
-the rows itself (COMPLETE, or SUMMARY with ``unexpected_index_column_names``) took 18-27 s on
-that failing frame, hence the SUMMARY-by-index design above.
+Measured (GX 1.24.1, pandas 3, sample provider 5 years x 513 symbols = 642,708 rows, one core,
+warm process): SUMMARY + the former pandas mirror 0.53 s per validation; COMPLETE by index
+0.27 s of GX (the same as SUMMARY, 0.28 s), also with 10% of the rows failing (0.30 s); COMPLETE
+with ``unexpected_index_column_names`` 0.27 s clean but 6.9 s with 10% failing.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -44,13 +37,15 @@ import numpy as np
 import pandas as pd
 
 from autoindex_pipeline.domain.quality import (
-    ERROR,
+    GX_CHECKS,
     SAMPLE_ROWS,
     CheckOutcome,
     _json_value,
     _outcome,
     _records,
+    rule,
 )
+from autoindex_pipeline.domain.quality.frames import _prices
 
 INDEX_COLUMNS = ["symbol", "date"]
 PRICE_COLUMNS = ["symbol", "date", "open", "high", "low", "close", "volume"]
@@ -60,33 +55,51 @@ _lock = threading.Lock()
 
 @dataclass(frozen=True)
 class ExpectationSpec:
-    """One expectation: the pure check it belongs to, GX class name, kwargs, a short rule text."""
+    """One expectation: the check it implements, GX class name, kwargs, a short rule text, the
+    reason an offending row gets, and which column is that row's ``value``."""
 
     check: str
     expectation: str
     kwargs: dict[str, Any]
     rule: str
+    reason: str = ""
+    value_column: str | None = None
 
 
+def _pair(a: str, b: str, reason: str) -> ExpectationSpec:
+    return ExpectationSpec(
+        "ohlc_validity",
+        "ExpectColumnPairValuesAToBeGreaterThanB",
+        {"column_A": a, "column_B": b, "or_equal": True, "ignore_row_if": "either_value_is_missing"},
+        f"{a} >= {b}",
+        reason,
+        "close",
+    )
+
+
+# The order inside a check is the order of the reasons: a row breaking two rules of one check is
+# one offending row, named by the first.
 PRICE_EXPECTATIONS: tuple[ExpectationSpec, ...] = (
-    ExpectationSpec("positive_prices_and_volume", "ExpectColumnValuesToNotBeNull", {"column": "close"}, "close present"),
+    ExpectationSpec("positive_prices_and_volume", "ExpectColumnValuesToNotBeNull", {"column": "close"}, "close present", "close missing"),
+    ExpectationSpec("positive_prices_and_volume", "ExpectColumnValuesToBeBetween", {"column": "close", "min_value": 0, "strict_min": True},
+                    "close > 0", "close not positive"),
+    ExpectationSpec("positive_prices_and_volume", "ExpectColumnValuesToBeBetween", {"column": "close", "max_value": sys.float_info.max},
+                    "close finite", "close not finite"),
     *(
-        ExpectationSpec("positive_prices_and_volume", "ExpectColumnValuesToBeBetween", {"column": c, "min_value": 0, "strict_min": True}, f"{c} > 0")
-        for c in ("close", "open", "high", "low")
+        ExpectationSpec("positive_prices_and_volume", "ExpectColumnValuesToBeBetween", {"column": c, "min_value": 0, "strict_min": True},
+                        f"{c} > 0", f"{c} not positive")
+        for c in ("open", "high", "low")
     ),
-    ExpectationSpec("positive_prices_and_volume", "ExpectColumnValuesToBeBetween", {"column": "volume", "min_value": 0}, "volume >= 0"),
-    ExpectationSpec("duplicates", "ExpectCompoundColumnsToBeUnique", {"column_list": ["symbol", "date"]}, "unique (symbol, date)"),
-    *(
-        ExpectationSpec(
-            "ohlc_validity",
-            "ExpectColumnPairValuesAToBeGreaterThanB",
-            {"column_A": a, "column_B": b, "or_equal": True, "ignore_row_if": "either_value_is_missing"},
-            f"{a} >= {b}",
-        )
-        for a, b in (("high", "close"), ("close", "low"), ("high", "open"), ("open", "low"))
-    ),
+    ExpectationSpec("positive_prices_and_volume", "ExpectColumnValuesToBeBetween", {"column": "volume", "min_value": 0},
+                    "volume >= 0", "negative volume"),
+    ExpectationSpec("duplicates", "ExpectCompoundColumnsToBeUnique", {"column_list": ["symbol", "date"]}, "unique (symbol, date)",
+                    "rows share this (symbol, date)", "close"),
+    _pair("high", "close", "close above high"),
+    _pair("close", "low", "close below low"),
+    _pair("high", "open", "open above high"),
+    _pair("open", "low", "open below low"),
 )
-"""The table-level price expectations. ``high >= low`` follows from the four pairs."""
+"""The row rules as expectations. ``high >= low`` follows from the four pairs."""
 
 
 @dataclass(frozen=True)
@@ -103,11 +116,14 @@ class ExpectationResult:
     element_count: int
     unexpected_count: int
     offending_sample: pd.DataFrame = field(repr=False)
-    """The rows GX itself reported (bounded by ``sample``), named by symbol and date."""
+    """The first rows of ``offending`` (bounded by the validation's ``sample``)."""
     offending: pd.DataFrame = field(repr=False)
-    """Every offending row (from the same rule in pandas, its count equal to GX's)."""
-    complete: bool = True
-    """False when ``offending`` could only be GX's bounded sample."""
+    """Every offending row, from GX's ``unexpected_index_list``."""
+
+    @property
+    def complete(self) -> bool:
+        """GX named every row it counted."""
+        return len(self.offending) == self.unexpected_count
 
     def sample(self, n: int = SAMPLE_ROWS) -> tuple[pd.DataFrame, int]:
         """A bounded sample of the offending rows and their total count."""
@@ -130,14 +146,13 @@ class ExpectationResult:
 
 @dataclass(frozen=True)
 class GXValidation:
-    """One GX validation of one frame (one batch)."""
+    """One GX validation of one frame (one batch), and the check outcomes it decides."""
 
     success: bool
     results: list[ExpectationResult]
     rows: int
     seconds: float
-    symbols: pd.Index = field(repr=False, default_factory=lambda: pd.Index([], dtype=object))
-    symbol_rows: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, dtype=np.int64))
+    check_outcomes: list[CheckOutcome] = field(repr=False, default_factory=list)
 
     def failed(self) -> list[ExpectationResult]:
         return [r for r in self.results if not r.success]
@@ -152,40 +167,9 @@ class GXValidation:
         }
 
     def outcomes(self) -> list[CheckOutcome]:
-        """The expectations grouped into the pure checks' outcomes (same names, severities ERROR,
+        """The expectations grouped into their checks' outcomes (severity from the registry,
         pass rate per symbol = rows not named by any expectation of that check)."""
-        out: list[CheckOutcome] = []
-        for check in dict.fromkeys(r.check for r in self.results):
-            members = [r for r in self.results if r.check == check]
-            parts = [r.offending.assign(reason=r.rule) for r in members if len(r.offending)]
-            if parts:
-                off = pd.concat(parts, ignore_index=True)
-                off["reason"] = off["reason"].astype(object)
-                # A row breaking two rules of the same check is one offending row (first rule).
-                off = off.drop_duplicates("row").reset_index(drop=True)
-            else:
-                off = pd.DataFrame({"symbol": pd.Series([], dtype=object), "date": pd.Series([], dtype="datetime64[ns]"), "value": pd.Series([], dtype=float), "reason": pd.Series([], dtype=object)})
-            off["severity"] = ERROR
-            rows_bad = off
-            codes = self.symbols.get_indexer(rows_bad["symbol"].astype(str))
-            bad_per_symbol = np.bincount(codes[codes >= 0], minlength=len(self.symbols))
-            with np.errstate(invalid="ignore", divide="ignore"):
-                rate = 1.0 - bad_per_symbol / np.maximum(self.symbol_rows, 1)
-            rates = pd.Series(np.clip(rate, 0.0, 1.0), index=pd.Index(self.symbols, name="symbol"), name="pass_rate")
-            out.append(
-                _outcome(
-                    check,
-                    off.loc[:, [c for c in ("symbol", "date", "value", "reason", "severity", "expectation", "compared_to") if c in off.columns]],
-                    severity=ERROR,
-                    observed=float(len(rows_bad)),
-                    threshold=0,
-                    description="Great Expectations: " + "; ".join(r.rule for r in members),
-                    per_symbol=rates,
-                    evaluated=int(self.rows),
-                    details={"expectations": [r.to_dict() for r in members], "engine": "great_expectations"},
-                )
-            )
-        return out
+        return list(self.check_outcomes)
 
 
 def _silence() -> None:
@@ -260,23 +244,51 @@ def _rows(data: pd.DataFrame, positions: np.ndarray, spec: ExpectationSpec) -> p
     return out
 
 
-def _rule_mask(data: pd.DataFrame, spec: ExpectationSpec) -> np.ndarray | None:
-    """The expectation's rule in pandas (GX's semantics for missing values), to name EVERY
-    offending row cheaply; None for an expectation type not mirrored here."""
-    kw = spec.kwargs
-    if spec.expectation == "ExpectColumnValuesToNotBeNull":
-        return data[kw["column"]].isna().to_numpy()
-    if spec.expectation == "ExpectColumnValuesToBeBetween" and "max_value" not in kw:
-        v = data[kw["column"]].to_numpy(dtype=float)
-        with np.errstate(invalid="ignore"):
-            return ~np.isnan(v) & ((v <= kw["min_value"]) if kw.get("strict_min") else (v < kw["min_value"]))
-    if spec.expectation == "ExpectCompoundColumnsToBeUnique":
-        return data.duplicated(list(kw["column_list"]), keep=False).to_numpy()
-    if spec.expectation == "ExpectColumnPairValuesAToBeGreaterThanB" and kw.get("ignore_row_if") == "either_value_is_missing":
-        a, b = data[kw["column_A"]].to_numpy(dtype=float), data[kw["column_B"]].to_numpy(dtype=float)
-        with np.errstate(invalid="ignore"):
-            return ~np.isnan(a) & ~np.isnan(b) & ~((a >= b) if kw.get("or_equal") else (a > b))
-    return None
+def _check_outcome(check: str, data: pd.DataFrame, members: list[tuple[ExpectationSpec, ExpectationResult]],
+                   symbols: pd.Index, symbol_rows: np.ndarray) -> CheckOutcome:
+    """One check's outcome from its expectations' offending rows (GX's index lists)."""
+    severity = rule(check).severity
+    positions = np.concatenate([r.offending["row"].to_numpy(dtype=np.int64) for _, r in members]) if members else np.zeros(0, np.int64)
+    reasons = np.concatenate([np.full(len(r.offending), spec.reason, dtype=object) for spec, r in members]) if members else np.zeros(0, object)
+    values = np.concatenate([
+        data[spec.value_column].to_numpy(dtype=float)[r.offending["row"].to_numpy(dtype=np.int64)] if spec.value_column
+        else r.offending["value"].to_numpy(dtype=float)
+        for spec, r in members
+    ]) if members else np.zeros(0)
+    order = pd.Index(positions)
+    first = ~order.duplicated(keep="first")  # a row breaking two rules of one check: the first rule names it
+    positions, reasons, values = positions[first], reasons[first], values[first]
+    picked = data.iloc[positions]
+    if check == "duplicates" and len(picked):
+        keys = pd.DataFrame({"symbol": picked["symbol"].to_numpy(dtype=object), "date": picked["date"].to_numpy()})
+        shared = keys.groupby(["symbol", "date"], sort=False)["symbol"].transform("size").to_numpy()
+        reasons = np.array([f"{n} {text}" for n, text in zip(shared, reasons)], dtype=object)
+    off = pd.DataFrame({
+        "symbol": picked["symbol"].to_numpy(dtype=object),
+        "date": picked["date"].to_numpy(),
+        "value": values,
+        "reason": pd.Series(reasons, dtype=object).to_numpy(),
+        "severity": severity,
+    })
+    if check == "ohlc_validity":
+        for col in ("open", "high", "low"):
+            off[col] = picked[col].to_numpy(dtype=float)
+    codes = symbols.get_indexer(off["symbol"].astype(str))
+    bad_per_symbol = np.bincount(codes[codes >= 0], minlength=len(symbols))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = 1.0 - bad_per_symbol / np.maximum(symbol_rows, 1)
+    rates = pd.Series(np.clip(rate, 0.0, 1.0), index=pd.Index(symbols, name="symbol"), name="pass_rate")
+    return _outcome(
+        check,
+        off,
+        severity=severity,
+        observed=float(len(off)),
+        threshold=0,
+        description="Great Expectations: " + "; ".join(spec.rule for spec, _ in members),
+        per_symbol=rates,
+        evaluated=len(data),
+        details={"expectations": [r.to_dict() for _, r in members], "engine": "great_expectations"},
+    )
 
 
 def validate_frame(
@@ -287,28 +299,22 @@ def validate_frame(
 ) -> GXValidation:
     """Validate ``frame`` (columns symbol, date and those the expectations name) in ONE batch.
 
-    GX runs with result format SUMMARY and ``partial_unexpected_count = sample``: its verdict,
-    unexpected count and a bounded sample of offending rows, which GX identifies by row index
-    and we name (symbol, date, value) from the frame. Asking GX itself to name rows
-    (``unexpected_index_column_names``) makes it build the full list in Python: 18-27 s instead
-    of 0.5 s on 640k rows when 10% of them fail. The full offending set (for pass rates) comes
-    from the same rule in pandas (:func:`_rule_mask`), checked against GX's count.
+    GX runs with result format COMPLETE: its verdict, unexpected count and the index of every
+    offending row, which we name (symbol, date, value) from the frame. The frame is normalised
+    first (dates tz-naive midnight, prices float, sorted by symbol and date) so GX sees what the
+    pandas checks see.
     """
-    needed = sorted({c for s in specs for c in _columns(s)} | set(INDEX_COLUMNS))
+    needed = list(dict.fromkeys([*INDEX_COLUMNS, *sorted({c for s in specs for c in _columns(s)} - set(INDEX_COLUMNS))]))
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise ValueError(f"frame is missing column(s) for the expectations: {', '.join(missing)}")
-    data = frame.loc[:, needed].reset_index(drop=True)
-    data["symbol"] = data["symbol"].astype(str).to_numpy(dtype=object)
+    data = _prices(frame, needed)
     symbols, counts = _symbol_counts(data["symbol"])
     runtime = _get_runtime()
     started = time.perf_counter()
     with _lock:
         batch = runtime.batch_definition.get_batch(batch_parameters={"dataframe": data})
-        validation = batch.validate(
-            runtime.suite(specs),
-            result_format={"result_format": "SUMMARY", "partial_unexpected_count": int(sample)},
-        )
+        validation = batch.validate(runtime.suite(specs), result_format={"result_format": "COMPLETE"})
         _release(batch)
     seconds = time.perf_counter() - started
     # GX keeps the suite's order, but match each spec on type and kwargs rather than trust it.
@@ -325,12 +331,9 @@ def validate_frame(
     for i, spec in enumerate(specs):
         res = found[i]
         result = res.result or {}
-        labels = [int(x) for x in (result.get("partial_unexpected_index_list") or [])]
-        sample_rows = _rows(data, np.asarray(labels, dtype=np.int64), spec)
-        unexpected = int(result.get("unexpected_count", len(labels)) or 0)
-        mask = _rule_mask(data, spec)
-        full = mask is not None and int(mask.sum()) == unexpected
-        offending = _rows(data, np.flatnonzero(mask), spec) if full else sample_rows
+        # The frame has a RangeIndex, so GX's index labels are row positions.
+        labels = np.asarray([int(x) for x in (result.get("unexpected_index_list") or [])], dtype=np.int64)
+        offending = _rows(data, labels, spec)
         results.append(
             ExpectationResult(
                 check=spec.check,
@@ -340,30 +343,47 @@ def validate_frame(
                 success=bool(res.success),
                 observed=result.get("observed_value", result.get("unexpected_percent")),
                 element_count=int(result.get("element_count", len(data)) or 0),
-                unexpected_count=unexpected,
-                offending_sample=sample_rows,
+                unexpected_count=int(result.get("unexpected_count", len(labels)) or 0),
+                offending_sample=offending.head(int(sample)),
                 offending=offending,
-                complete=bool(full or unexpected == len(sample_rows)),
             )
         )
-    return GXValidation(
-        success=all(r.success for r in results),
-        results=results,
-        rows=len(data),
-        seconds=seconds,
-        symbols=symbols,
-        symbol_rows=counts,
-    )
+    outcomes = [
+        _check_outcome(check, data, [(s, r) for s, r in zip(specs, results) if s.check == check], symbols, counts)
+        for check in dict.fromkeys(s.check for s in specs)
+    ]
+    return GXValidation(success=all(r.success for r in results), results=results, rows=len(data), seconds=seconds,
+                        check_outcomes=outcomes)
 
 
-def validate_prices(prices: pd.DataFrame, *, sample: int = SAMPLE_ROWS) -> GXValidation:
-    """The price expectations (:data:`PRICE_EXPECTATIONS`) over the whole frame, one batch."""
-    return validate_frame(prices, PRICE_EXPECTATIONS, sample=sample)
+def validate_prices(prices: pd.DataFrame, *, sample: int = SAMPLE_ROWS, checks: tuple[str, ...] = GX_CHECKS) -> GXValidation:
+    """The row rules (:data:`PRICE_EXPECTATIONS` of ``checks``) over the whole frame, one batch."""
+    return validate_frame(prices, tuple(s for s in PRICE_EXPECTATIONS if s.check in checks), sample=sample)
+
+
+def check_ohlc_validity(prices: pd.DataFrame) -> CheckOutcome:
+    """``low <= min(open, close)`` and ``max(open, close) <= high`` on every row, each bound
+    where both its prices are present (a missing price is the positivity check's business).
+    ``value`` is the close; ``reason`` names the first broken bound. ERROR."""
+    return validate_prices(prices, checks=("ohlc_validity",)).outcomes()[0]
+
+
+def check_positive_prices_and_volume(prices: pd.DataFrame) -> CheckOutcome:
+    """A finite close on every row, open/high/low/close > 0, volume >= 0 (a missing
+    open/high/low or volume is not flagged: some feeds have none). ERROR."""
+    return validate_prices(prices, checks=("positive_prices_and_volume",)).outcomes()[0]
+
+
+def check_duplicates(prices: pd.DataFrame) -> CheckOutcome:
+    """No two rows share a (symbol, date); every row of a duplicated key is offending (value: its
+    close; reason: how many rows share the key). ERROR."""
+    return validate_prices(prices, checks=("duplicates",)).outcomes()[0]
 
 
 def _columns(spec: ExpectationSpec) -> list[str]:
     kw = spec.kwargs
-    return [c for c in (kw.get("column"), kw.get("column_A"), kw.get("column_B")) if c] + list(kw.get("column_list", []))
+    named = [c for c in (kw.get("column"), kw.get("column_A"), kw.get("column_B"), spec.value_column) if c]
+    return named + list(kw.get("column_list", []))
 
 
 def _symbol_counts(symbols: pd.Series) -> tuple[pd.Index, np.ndarray]:
@@ -393,6 +413,9 @@ __all__ = [
     "ExpectationResult",
     "ExpectationSpec",
     "GXValidation",
+    "check_duplicates",
+    "check_ohlc_validity",
+    "check_positive_prices_and_volume",
     "gx_pass_rates",
     "validate_frame",
     "validate_prices",

@@ -1,18 +1,13 @@
-"""Price checks over the sessions a run just wrote (the glue between the warehouse and
-``domain.quality`` / ``quality.gx``). No Dagster here.
+"""Every price check over a window of sessions: the one orchestration, used by the prices asset
+(the sessions a run just wrote) and by the quality report (its last ``report_sessions``). No
+Dagster here.
 
-One evaluation per run, whatever its length: a 5-year backfill is one GX batch and one pass of
-the pandas checks, not 1,260 validations. History before the window is read for the checks that
-look back (outliers: the previous close and 60 sessions of past returns; staleness).
+One evaluation per call, whatever the window's length: a 5-year backfill is one GX batch and one
+pass of the pandas checks, not 1,260 validations. History before the window is read for the
+checks that look back, as many sessions as their parameters need
+(:func:`~autoindex_pipeline.domain.quality.lookback_sessions`).
 
-Severity policy (what blocks the index):
-
-* ERROR, blocking: OHLC validity, positive prices / non-negative volume, duplicate rows,
-  returns beyond ``max_daily_return``, cross-source mismatch. Each is data the index must not
-  use until someone looks: re-fetch it (targeted refresh) or record an override.
-* WARN, reported: completeness (a gap is handled by the methodology's forward-fill limit and
-  shows in the quality score), staleness (also an alert sensor), probable splits (information),
-  robust z-scores above 5 without a cap breach (fat tails make ~1 a year per symbol).
+Severities and blocking are the registry's (``domain/quality/rules.py``), never adjusted here.
 
 Overrides (table ``price_overrides``, recorded with who/when/why) take named rows out of the
 checks: ``accept`` says the print is genuine, ``exclude`` says it is wrong and the index treats
@@ -21,58 +16,137 @@ that close as missing. Raw rows are never changed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 
 from autoindex_pipeline.config import AutoIndexConfig
 from autoindex_pipeline.domain import quality
-from autoindex_pipeline.domain.calendar import previous_session, sessions_between
+from autoindex_pipeline.domain.calendar import DEFAULT_CALENDAR, previous_session, sessions_between
 from autoindex_pipeline.warehouse.overrides import read_overrides
 from autoindex_pipeline.warehouse.read import read_prices
 
+PRICE_COLUMNS = ["symbol", "date", "open", "high", "low", "close", "volume"]
+
 
 @dataclass(frozen=True)
-class PriceCheck:
-    name: str
-    blocking: bool
-    description: str
+class PriceCheckSettings:
+    """The parameters of the price checks (defaults = the methodology's)."""
+
+    min_ratio: float = 0.98
+    max_daily_return: float = 0.5
+    z_threshold: float = 5.0
+    window: int = 60
+    max_forward_fill_days: int = 2
+    stale_after_sessions: int = 1
+    reconciliation_sample: int | None = 100
+    reconciliation_tolerance: float = 0.002
+    seed: int = 0
+    calendar: str = DEFAULT_CALENDAR
+
+    @property
+    def history_sessions(self) -> int:
+        return quality.lookback_sessions(self.window, self.max_forward_fill_days)
+
+    @classmethod
+    def from_config(cls, config: AutoIndexConfig) -> PriceCheckSettings:
+        # The return cap is the methodology's, of the default strategy (or the first one).
+        strat = config.strategies.get("default") or next(iter(config.strategies.values()))
+        return cls(
+            max_daily_return=strat.max_daily_return,
+            max_forward_fill_days=strat.max_forward_fill_days,
+            stale_after_sessions=config.prices.stale_after_sessions,
+            reconciliation_sample=config.quality.reconciliation_sample,
+            calendar=config.prices.calendar,
+        )
 
 
-PRICE_CHECKS: tuple[PriceCheck, ...] = (
-    PriceCheck("ohlc_validity", True, "low <= min(open, close) <= max(open, close) <= high (Great Expectations)"),
-    PriceCheck("positive_prices_and_volume", True, "prices present and > 0, volume >= 0 (Great Expectations)"),
-    PriceCheck("duplicates", True, "one row per (symbol, date) (Great Expectations)"),
-    PriceCheck("outliers", True, "|return| <= max_daily_return (ERROR); robust z over the past 60 sessions <= 5 (WARN)"),
-    PriceCheck("probable_splits", False, "overnight moves near 2:1, 3:1, 3:2, 1:2 ... reported as probable splits"),
-    PriceCheck("completeness", False, "valid closes >= 98% of the sessions of each symbol's active range, per month"),
-    PriceCheck("staleness", False, "newest close at most prices.stale_after_sessions sessions old"),
-)
-RECONCILIATION = PriceCheck("reconciliation", True, "a sample of closes within 0.2% of a second source")
-WARN_ONLY = {"completeness", "staleness"}
-HISTORY_SESSIONS = 70  # 60 past returns for the robust z, plus the forward-fill reach
+def _evaluate(
+    prices: pd.DataFrame,
+    sessions: pd.DatetimeIndex,
+    settings: PriceCheckSettings,
+    *,
+    history: pd.DataFrame | None,
+    as_of: Any,
+    symbols: list[str] | None,
+    listing: pd.DataFrame | None,
+    secondary: pd.DataFrame | None,
+    overrides: pd.DataFrame | None,
+) -> tuple[list[quality.CheckOutcome], dict]:
+    from autoindex_pipeline.services.gx import validate_prices
 
-
-def apply_overrides(outcome: quality.CheckOutcome, overrides: pd.DataFrame) -> quality.CheckOutcome:
-    """Drop overridden (symbol, date) rows from a row-scoped outcome; it passes when none is left."""
-    if outcome.offending.empty or overrides.empty or outcome.scope != "row":
-        return outcome
-    keys = pd.MultiIndex.from_frame(overrides.loc[:, ["symbol", "date"]])
-    off = outcome.offending
-    hit = pd.MultiIndex.from_arrays([off["symbol"].astype(str), pd.to_datetime(off["date"])]).isin(keys)
-    if not hit.any():
-        return outcome
-    left = off.loc[~hit].reset_index(drop=True)
-    severity = quality.ERROR if (left.get("severity", pd.Series(dtype=str)) == quality.ERROR).any() else (
-        quality.WARN if len(left) else outcome.severity)
-    return replace(
-        outcome,
-        offending=left,
-        passed=left.empty,
-        severity=severity,
-        details={**outcome.details, "overridden_rows": int(hit.sum())},
+    s = settings
+    window = prices.loc[:, PRICE_COLUMNS]
+    gx = validate_prices(window)
+    return_cap, robust_z = quality.check_returns(
+        window, history, s.max_daily_return, s.z_threshold, s.window, max_forward_fill_days=s.max_forward_fill_days,
     )
+    outcomes = [
+        quality.check_completeness(window, sessions, s.min_ratio, listing, symbols=symbols),
+        *gx.outcomes(),
+        return_cap,
+        robust_z,
+        quality.check_probable_splits(window, history),
+    ]
+    if as_of is not None:
+        # With history staleness also sees the symbols that have no row in this window at all.
+        seen = window if history is None or history.empty else pd.concat([history.loc[:, PRICE_COLUMNS], window], ignore_index=True)
+        outcomes.append(quality.check_staleness(seen, as_of, s.stale_after_sessions, symbols=symbols, listing=listing, calendar=s.calendar))
+    if secondary is not None:
+        outcomes.append(quality.check_reconciliation(window, secondary, s.reconciliation_sample, s.reconciliation_tolerance, s.seed))
+    order = {r.name: i for i, r in enumerate(quality.PRICE_RULES)}
+    outcomes.sort(key=lambda o: order.get(o.name, len(order)))
+    if overrides is not None and len(overrides):
+        outcomes = [quality.apply_overrides(o, overrides) for o in outcomes]
+    return outcomes, gx.to_metadata()
+
+
+def run_price_checks(
+    prices: pd.DataFrame,
+    sessions: pd.DatetimeIndex,
+    *,
+    history: pd.DataFrame | None = None,
+    as_of: Any = None,
+    symbols: list[str] | None = None,
+    listing: pd.DataFrame | None = None,
+    secondary: pd.DataFrame | None = None,
+    overrides: pd.DataFrame | None = None,
+    settings: PriceCheckSettings = PriceCheckSettings(),
+) -> list[quality.CheckOutcome]:
+    """Every price check over one window of frames, in the registry's order. Staleness runs when
+    ``as_of`` is given, reconciliation when ``secondary`` is; ``overrides`` (symbol, date) take
+    rows out of the row-scoped checks."""
+    outcomes, _ = _evaluate(prices, sessions, settings, history=history, as_of=as_of, symbols=symbols, listing=listing,
+                            secondary=secondary, overrides=overrides)
+    return outcomes
+
+
+def evaluate_window(
+    engine: sa.Engine,
+    config: AutoIndexConfig,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    frame: pd.DataFrame | None = None,
+    secondary: pd.DataFrame | None = None,
+) -> tuple[list[quality.CheckOutcome], dict]:
+    """Every price check over sessions start..end of the warehouse (or of ``frame``, the rows a
+    run just wrote), with the history the look-back checks need and the recorded overrides.
+    Returns the outcomes and the Great Expectations evidence (expectation, observed value,
+    offending rows)."""
+    settings = PriceCheckSettings.from_config(config)
+    calendar = settings.calendar
+    sessions = sessions_between(start, end, calendar)
+    if frame is None:
+        frame = read_prices(engine, symbols=config.symbols, start=pd.Timestamp(start).date(), end=pd.Timestamp(end).date())
+    need = settings.history_sessions
+    # Twice the sessions in calendar days (plus a fortnight) always holds `need` sessions.
+    before = sessions_between(pd.Timestamp(start) - pd.Timedelta(days=need * 2 + 14), previous_session(start, calendar), calendar)
+    before = before[-need:]
+    history = read_prices(engine, symbols=config.symbols, start=before[0], end=before[-1]) if len(before) else None
+    return _evaluate(frame, sessions, settings, history=history, as_of=end, symbols=None, listing=None,
+                     secondary=secondary, overrides=read_overrides(engine))
 
 
 def evaluate_prices(
@@ -83,48 +157,11 @@ def evaluate_prices(
     end: pd.Timestamp,
     secondary: pd.DataFrame | None = None,
 ) -> tuple[list[quality.CheckOutcome], dict]:
-    """Outcomes of every price check for the rows a run wrote (``frame``, sessions start..end),
-    and the Great Expectations evidence (expectation, observed value, offending rows)."""
-    from autoindex_pipeline.services.gx import validate_prices
-
-    calendar = config.prices.calendar
-    sessions = sessions_between(start, end, calendar)
-    before = sessions_between(pd.Timestamp(start) - pd.Timedelta(days=HISTORY_SESSIONS * 2), previous_session(start, calendar), calendar)
-    history = read_prices(engine, symbols=config.symbols, start=before[-HISTORY_SESSIONS], end=before[-1]) if len(before) else None
-    # Outliers use the methodology's return cap of the default strategy (or the first one).
-    strat = config.strategies.get("default") or next(iter(config.strategies.values()))
-    window = frame.loc[:, ["symbol", "date", "open", "high", "low", "close", "volume"]]
-    pandas_outcomes = quality.run_price_checks(
-        window,
-        sessions,
-        history=history,
-        as_of=end,
-        max_daily_return=strat.max_daily_return,
-        max_forward_fill_days=strat.max_forward_fill_days,
-        stale_after_sessions=config.prices.stale_after_sessions,
-        secondary=secondary,
-        reconciliation_tolerance=0.002,
-    )
-    # Staleness looks at the newest close per symbol: with history it also sees the symbols
-    # that have no row in this window at all.
-    if history is not None and len(history):
-        combined = pd.concat([history.loc[:, window.columns], window], ignore_index=True)
-        pandas_outcomes = [
-            quality.check_staleness(combined, end, config.prices.stale_after_sessions) if o.name == "staleness" else o
-            for o in pandas_outcomes
-        ]
-    gx = validate_prices(window)
-    by_name = {o.name: o for o in pandas_outcomes}
-    for o in gx.outcomes():  # the table-level verdicts come from Great Expectations
-        by_name[o.name] = o
-    overrides = read_overrides(engine)
-    outcomes = [apply_overrides(o, overrides) for o in by_name.values()]
-    # The severity policy above: gaps and staleness are reported, not blocking.
-    outcomes = [replace(o, severity=quality.WARN) if o.name in WARN_ONLY and not o.passed else o for o in outcomes]
-    return outcomes, gx.to_metadata()
+    """The checks of a prices run: :func:`evaluate_window` over the rows it wrote."""
+    return evaluate_window(engine, config, start, end, frame=frame, secondary=secondary)
 
 
-def reconciliation_source(config: AutoIndexConfig, providers, symbols, start, end) -> pd.DataFrame | None:  # noqa: ANN001
+def reconciliation_source(config: AutoIndexConfig, providers, symbols, start, end) -> pd.DataFrame | None:
     """Closes of the same symbols and sessions from the configured second source
     (``quality.reconciliation_provider``), or None when it delivered nothing."""
     second = providers.build(config.quality.reconciliation_provider)

@@ -5,18 +5,18 @@ the trend, the portfolio score (the gate before allocations), stored and rendere
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
 
-from autoindex_pipeline.services.price_checks import WARN_ONLY, apply_overrides, read_overrides
 from autoindex_pipeline.config import AutoIndexConfig
 from autoindex_pipeline.domain import quality
 from autoindex_pipeline.domain.calendar import sessions_between
 from autoindex_pipeline.reporting import quality as render
-from autoindex_pipeline.warehouse import schema
+from autoindex_pipeline.services.price_checks import evaluate_window
+from autoindex_pipeline.warehouse.quality import latest_price_date, replace_quality_report
 from autoindex_pipeline.warehouse.read import read_prices
 
 
@@ -33,27 +33,16 @@ class QualityReport:
 
 
 def build_quality_report(engine: sa.Engine, config: AutoIndexConfig, out_dir: Path) -> QualityReport | None:
-    with engine.connect() as conn:
-        last = conn.execute(sa.select(sa.func.max(schema.prices.c.date))).scalar()
+    last = latest_price_date(engine)
     if last is None:
         return None
-    last = pd.Timestamp(last)
     calendar = config.prices.calendar
-    recent = sessions_between(last - pd.Timedelta(days=int(config.quality.report_sessions * 1.6) + 10), last, calendar)
-    sessions = recent[-config.quality.report_sessions:]
-    history_sessions = recent[: -config.quality.report_sessions][-70:]
+    n = config.quality.report_sessions
+    # 1.6 calendar days per session (plus ten) always holds n sessions.
+    sessions = sessions_between(last - pd.Timedelta(days=int(n * 1.6) + 10), last, calendar)[-n:]
     prices = read_prices(engine, symbols=config.symbols, start=sessions[0], end=sessions[-1])
-    history = read_prices(engine, symbols=config.symbols, start=history_sessions[0], end=history_sessions[-1]) if len(history_sessions) else None
-    strat = config.strategies.get("default") or next(iter(config.strategies.values()))
     window = prices.loc[:, ["symbol", "date", "open", "high", "low", "close", "volume"]]
-    outcomes = quality.run_price_checks(
-        window, sessions, history=history, as_of=last,
-        max_daily_return=strat.max_daily_return, max_forward_fill_days=strat.max_forward_fill_days,
-        stale_after_sessions=config.prices.stale_after_sessions,
-    )
-    overrides = read_overrides(engine)
-    outcomes = [apply_overrides(o, overrides) for o in outcomes]
-    outcomes = [o if o.passed or o.name not in WARN_ONLY else replace(o, severity=quality.WARN) for o in outcomes]
+    outcomes, _ = evaluate_window(engine, config, sessions[0], sessions[-1], frame=window)
     scores = quality.quality_scores(outcomes, symbols=config.symbols)
     score = quality.portfolio_score(scores)
     gate = quality.check_portfolio_score(scores, config.quality.min_portfolio_score)
@@ -72,20 +61,15 @@ def build_quality_report(engine: sa.Engine, config: AutoIndexConfig, out_dir: Pa
 def store_quality_report(engine: sa.Engine, report: QualityReport) -> int:
     """Replace the scores of this as-of date and append the portfolio score to the trend."""
     now = dt.datetime.now(dt.UTC)
-    as_of = report.as_of.date()
     rows = [
-        {"as_of": as_of, "symbol": r.symbol, "score": None if pd.isna(r.score) else float(r.score),
+        {"symbol": r.symbol, "score": None if pd.isna(r.score) else float(r.score),
          "colour": r.colour, "worst_check": None if pd.isna(r.worst_check) else str(r.worst_check), "computed_at": now}
         for r in report.scores.itertuples(index=False)
     ]
-    failed = [o.name for o in report.outcomes if not o.passed]
-    with engine.begin() as conn:
-        conn.execute(schema.quality_scores.delete().where(schema.quality_scores.c.as_of == as_of))
-        conn.execute(schema.quality_scores.insert(), rows)
-        conn.execute(schema.quality_runs.delete().where(schema.quality_runs.c.as_of == as_of))
-        conn.execute(schema.quality_runs.insert().values(
-            as_of=as_of, sessions=report.sessions, portfolio_score=float(report.portfolio_score),
-            red=int((report.scores["colour"] == "red").sum()), yellow=int((report.scores["colour"] == "yellow").sum()),
-            green=int((report.scores["colour"] == "green").sum()), failed_checks=", ".join(failed), computed_at=now,
-        ))
-    return len(rows)
+    colours = report.scores["colour"]
+    run = {
+        "sessions": report.sessions, "portfolio_score": float(report.portfolio_score),
+        "red": int((colours == "red").sum()), "yellow": int((colours == "yellow").sum()), "green": int((colours == "green").sum()),
+        "failed_checks": ", ".join(o.name for o in report.outcomes if not o.passed), "computed_at": now,
+    }
+    return replace_quality_report(engine, report.as_of.date(), rows, run)

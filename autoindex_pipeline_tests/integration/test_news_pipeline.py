@@ -22,6 +22,7 @@ from autoindex_pipeline.warehouse.engine import create_warehouse_engine
 from autoindex_pipeline.warehouse.read import table_counts
 
 # The (config_path, config, instance) fixture on both backends, shared with the price tests.
+from autoindex_pipeline_tests.integration.test_prices_pipeline import stack  # noqa: F401
 from autoindex_pipeline_tests.conftest import write_config
 
 NY = "America/New_York"
@@ -426,3 +427,29 @@ def test_news_config_errors_name_the_key(tmp_path, monkeypatch):
     config = load_config(write_config(tmp_path / "c", news={"provider": "marketaux"}))
     with pytest.raises(ConfigError, match="MARKETAUX_API_TOKEN is not set"):
         build_news_provider(config, api_token=None)
+
+
+def test_cli_runs_news_with_the_prices_and_archives_it(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from autoindex_pipeline.cli import main
+    from autoindex_pipeline.config import DATABASE_URL_ENV_VAR
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.delenv(DATABASE_URL_ENV_VAR, raising=False)
+    monkeypatch.chdir(tmp_path)
+    config = str(write_config(tmp_path))
+    runner = CliRunner()
+    result = runner.invoke(main, ["run", "--config", config, "--start", "2025-06-02", "--end", "2025-06-06", "--news"],
+                           catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "news: 2025-06-02 .. 2025-06-06 (5 days)" in result.output
+    assert "news and sentiment" in result.output and "top movers on 2025-06-06" in result.output
+    archive = ["news", "archive", "--config", config, "--as-of", "2025-09-02"]  # cutoff 2025-06-04
+    first = runner.invoke(main, archive, catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    assert "archived articles dated before 2025-06-04: moved " in first.output and "moved 0 articles" not in first.output
+    again = runner.invoke(main, archive, catch_exceptions=False)
+    assert "moved 0 articles and 0 scores" in again.output
+    unknown = runner.invoke(main, ["run", "--config", config, "--select", "news_stuff"])
+    assert unknown.exit_code == 2 and "sentiment_daily" in unknown.output

@@ -16,6 +16,7 @@ from autoindex_pipeline.warehouse.engine import create_warehouse_engine
 from autoindex_pipeline.warehouse.overrides import read_audit, set_override
 from autoindex_pipeline.warehouse.read import read_table
 from autoindex_pipeline_tests.conftest import write_config
+from autoindex_pipeline_tests.integration.test_prices_pipeline import stack  # noqa: F401 - fixture
 
 CLEAN = (pd.Timestamp("2025-01-02"), pd.Timestamp("2025-04-30"))  # no bad print, no blocking error
 WITH_BAD_PRINT = (pd.Timestamp("2025-06-02"), pd.Timestamp("2025-09-30"))  # JPM close x10 on 2025-08-12
@@ -34,13 +35,13 @@ def _checks(result, asset="prices"):
     }
 
 
-def test_clean_window_passes_every_blocking_check_and_builds_the_index(stack, tmp_path):
+def test_clean_window_passes_every_blocking_check_and_builds_the_index(stack, tmp_path):  # noqa: F811
     _, _, instance = stack
     path, config = _config(tmp_path)
     result = run_pipeline_job(config, path, pd.Timestamp("2024-10-01"), CLEAN[1], instance=instance)
     assert result.success
     checks = _checks(result)
-    for name in ("ohlc_validity", "positive_prices_and_volume", "duplicates", "outliers"):
+    for name in ("ohlc_validity", "positive_prices_and_volume", "duplicates", "return_cap"):
         assert checks[name].passed or checks[name].severity == dg.AssetCheckSeverity.WARN, name
     assert "great_expectations" in checks["ohlc_validity"].metadata
     gate = _checks(result, "quality_report")["portfolio_quality_score"]
@@ -64,14 +65,14 @@ def test_clean_window_passes_every_blocking_check_and_builds_the_index(stack, tm
     assert (config.data_dir / "reports" / "default" / "monthly_2025-04.png").stat().st_size > 10_000
 
 
-def test_a_bad_print_blocks_the_index_and_names_the_row(stack, tmp_path):
+def test_a_bad_print_blocks_the_index_and_names_the_row(stack, tmp_path):  # noqa: F811
     _, _, instance = stack
     path, config = _config(tmp_path)
     result = run_pipeline_job(config, path, *WITH_BAD_PRINT, instance=instance)
     assert not result.success
     checks = _checks(result)
-    assert not checks["ohlc_validity"].passed and not checks["outliers"].passed
-    evidence = checks["outliers"].metadata["offending_rows"].value
+    assert not checks["ohlc_validity"].passed and not checks["return_cap"].passed
+    evidence = checks["return_cap"].metadata["offending_rows"].value
     assert "JPM" in evidence and "2025-08-12" in evidence
     # Not the next (reverting) day, and no split confusion.
     assert "2025-08-13" not in checks["ohlc_validity"].metadata["offending_rows"].value
@@ -81,7 +82,7 @@ def test_a_bad_print_blocks_the_index_and_names_the_row(stack, tmp_path):
     assert read_table(create_warehouse_engine(config.database_url()), "index_values").empty
 
 
-def test_an_audited_override_lets_the_index_through_and_excludes_the_close(stack, tmp_path):
+def test_an_audited_override_lets_the_index_through_and_excludes_the_close(stack, tmp_path):  # noqa: F811
     _, _, instance = stack
     path, config = _config(tmp_path)
     engine = create_warehouse_engine(config.database_url())
@@ -91,6 +92,9 @@ def test_an_audited_override_lets_the_index_through_and_excludes_the_close(stack
     assert result.success
     checks = _checks(result)
     assert checks["ohlc_validity"].passed and checks["ohlc_validity"].metadata["overridden_rows"].value == 1
+    # An overridden row is no observed failure: "passed, observed 0", the override counted apart.
+    assert checks["ohlc_validity"].metadata["observed"].value == 0 and checks["ohlc_validity"].metadata["offending_count"].value == 0
+    assert checks["return_cap"].passed and checks["return_cap"].metadata["observed"].value <= config.strategies["default"].max_daily_return
     audit = read_audit(engine)
     assert audit.iloc[-1]["who"] == "analyst" and audit.iloc[-1]["action"] == "override_exclude"
     raw = read_table(engine, "prices")
@@ -117,7 +121,7 @@ def test_quality_cli_override_report_and_audit(tmp_path, monkeypatch):
     assert bad.exit_code != 0
 
 
-def test_reconciliation_against_a_second_source_fails_beyond_0_2_percent(stack, tmp_path):
+def test_reconciliation_against_a_second_source_fails_beyond_0_2_percent(stack, tmp_path):  # noqa: F811
     _, _, instance = stack
     from autoindex_pipeline.providers.prices.sample import SampleProvider
 

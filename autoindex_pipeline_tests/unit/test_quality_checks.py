@@ -10,6 +10,8 @@ import pytest
 
 from autoindex_pipeline.domain import quality as q
 from autoindex_pipeline.domain.calendar import sessions_between
+from autoindex_pipeline.reporting.markdown import offending_markdown
+from autoindex_pipeline.services import gx
 
 SESS = sessions_between("2025-01-02", "2025-03-31")  # Jan 20, Feb 19, Mar 21 sessions
 
@@ -63,7 +65,7 @@ def test_outcome_sample_is_bounded_errors_first_and_metadata_is_json():
         "symbol": "A", "date": "2025-01-02", "value": None, "reason": "e", "severity": "ERROR"
     }
     assert not o.passed and o.blocking and "3 offending of 10" in o.summary()
-    assert "| A | 2025-01-02 |" in o.offending_markdown(2)
+    assert "| A | 2025-01-02 |" in offending_markdown(o, 2)
 
 
 # ---------------------------------------------------------------- completeness
@@ -77,7 +79,8 @@ def test_completeness_passes_a_full_window_and_names_each_missing_session():
     gappy = full.drop(index=[25, 26])  # two February sessions
     gappy.loc[40, "close"] = np.nan  # a row without a valid close (March)
     out = q.check_completeness(gappy, SESS)
-    assert not out.passed and out.severity == q.ERROR
+    assert not out.passed and out.severity == q.WARN  # the registry: a gap warns, the forward-fill limit handles it
+    assert set(out.offending["severity"]) == {q.WARN}
     assert keys(out) == {("A", SESS[25].date().isoformat()), ("A", SESS[26].date().isoformat()), ("A", SESS[40].date().isoformat())}
     reasons = dict(zip(out.offending["date"], out.offending["reason"]))
     assert reasons[SESS[25]].startswith("no row (2025-02 at 0.895)")
@@ -116,12 +119,12 @@ def test_completeness_active_range_listing_and_universe():
 
 def test_ohlc_validity_names_the_broken_bound():
     good = bars("A", walk(5))
-    assert q.check_ohlc_validity(good).passed
+    assert gx.check_ohlc_validity(good).passed
     bad = good.copy()
     bad.loc[1, "close"] = bad.loc[1, "high"] * 10  # bad print of the close alone
     bad.loc[3, "low"] = bad.loc[3, "high"] + 1  # low above high
     bad.loc[4, "open"] = np.nan  # a missing price is not an OHLC violation
-    out = q.check_ohlc_validity(bad)
+    out = gx.check_ohlc_validity(bad)
     assert not out.passed and len(out.offending) == 2
     assert dict(zip(out.offending["date"], out.offending["reason"])) == {
         SESS[1]: "close above high",
@@ -132,14 +135,14 @@ def test_ohlc_validity_names_the_broken_bound():
 
 def test_positive_prices_and_volume():
     good = bars("A", walk(6))
-    assert q.check_positive_prices_and_volume(good).passed
+    assert gx.check_positive_prices_and_volume(good).passed
     bad = good.copy()
     bad.loc[0, "close"] = 0.0
     bad.loc[1, "close"] = np.nan
     bad.loc[2, "low"] = -1.0
     bad.loc[3, "volume"] = -5.0
     bad.loc[4, "open"] = np.nan  # a missing open is not flagged
-    out = q.check_positive_prices_and_volume(bad)
+    out = gx.check_positive_prices_and_volume(bad)
     assert dict(zip(out.offending["date"], out.offending["reason"])) == {
         SESS[0]: "close not positive",
         SESS[1]: "close missing",
@@ -151,9 +154,9 @@ def test_positive_prices_and_volume():
 
 def test_duplicates_name_every_row_of_the_key():
     good = bars("A", walk(3))
-    assert q.check_duplicates(good).passed
+    assert gx.check_duplicates(good).passed
     bad = pd.concat([good, good.iloc[[1]].assign(close=7.0)])
-    out = q.check_duplicates(bad)
+    out = gx.check_duplicates(bad)
     assert len(out.offending) == 2 and set(out.offending["value"]) == {good.loc[1, "close"], 7.0}
     assert out.offending["reason"].iloc[0] == "2 rows share this (symbol, date)"
 
@@ -164,11 +167,12 @@ def test_duplicates_name_every_row_of_the_key():
 def test_outliers_cap_is_error_and_the_reversion_is_not_flagged():
     closes = walk(60, seed=1)
     clean = bars("A", closes)
-    out = q.check_outliers(clean)
+    out = q.check_return_cap(clean)
     assert out.passed, out.offending
+    assert q.check_robust_z(clean).passed
     spiky = closes.copy()
     spiky[40] *= 10  # bad print, next close normal
-    out = q.check_outliers(bars("A", spiky))
+    out = q.check_return_cap(bars("A", spiky))
     assert not out.passed and out.severity == q.ERROR
     assert keys(out) == {("A", SESS[40].date().isoformat())}
     assert out.offending["reason"].iloc[0].endswith("beyond the cap")
@@ -178,15 +182,16 @@ def test_outliers_cap_is_error_and_the_reversion_is_not_flagged():
 def test_outliers_robust_z_uses_past_data_only_and_is_a_warning():
     closes = walk(len(SESS), seed=2, vol=0.01)
     closes[50:] *= 1.12  # a +12% day: inside the cap, far outside the past 60 days' spread
-    out = q.check_outliers(bars("A", closes))
-    assert not out.passed and out.severity == q.WARN  # no return beyond the cap: not blocking
+    assert q.check_return_cap(bars("A", closes)).passed  # no return beyond the cap: not blocking
+    out = q.check_robust_z(bars("A", closes))
+    assert not out.passed and out.severity == q.WARN and not out.blocking
     assert keys(out) == {("A", SESS[50].date().isoformat())}
     assert out.offending["z"].iloc[0] > 5
     # Past only: with fewer than min_periods past returns nothing is z-scored ...
-    assert q.check_outliers(bars("A", closes[35:]), sessions=SESS[35:]).passed
+    assert q.check_robust_z(bars("A", closes[35:]), sessions=SESS[35:]).passed
     # ... and history before the window supplies them.
     hist, window = bars("A", closes[:45]), bars("A", closes[45:], dates=SESS[45:])
-    out = q.check_outliers(window, hist)
+    out = q.check_robust_z(window, hist)
     assert keys(out) == {("A", SESS[50].date().isoformat())}
 
 
@@ -209,7 +214,7 @@ def test_split_is_a_warning_and_not_an_outlier():
     assert not splits.passed and splits.severity == q.WARN
     assert keys(splits) == {("A", SESS[30].date().isoformat())}
     assert splits.offending["reason"].iloc[0].startswith("2:1 split")
-    assert q.check_outliers(frame).passed
+    assert q.check_return_cap(frame).passed and q.check_robust_z(frame).passed
     reverse = closes.copy()
     reverse[30:] *= 3  # 1:3 reverse split
     rev_frame = bars("A", reverse)

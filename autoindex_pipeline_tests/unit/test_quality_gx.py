@@ -1,5 +1,6 @@
-"""The Great Expectations runner: one batch per frame, rows named, the same findings as the pure
-checks, and not a byte of progress bar on stderr."""
+"""The Great Expectations runner: one batch per frame, rows named from GX's own result, the same
+findings whether a check is validated alone or with the others, and not a byte of progress bar on
+stderr."""
 
 from __future__ import annotations
 
@@ -89,13 +90,19 @@ def test_failures_name_their_rows_and_match_the_pure_checks(gx):
     assert dup.unexpected_count == 2 and len(dup.offending) == 2 and dup.complete
 
     gx_outcomes = {o.name: o for o in result.outcomes()}
-    pure = {
-        "ohlc_validity": q.check_ohlc_validity(prices),
-        "positive_prices_and_volume": q.check_positive_prices_and_volume(prices),
-        "duplicates": q.check_duplicates(prices),
+    alone = {
+        "ohlc_validity": gx.check_ohlc_validity(prices),
+        "positive_prices_and_volume": gx.check_positive_prices_and_volume(prices),
+        "duplicates": gx.check_duplicates(prices),
     }
-    for name, outcome in pure.items():
-        assert keys(gx_outcomes[name].offending) == keys(outcome.offending), name
+    day = {i: SESS[i % len(SESS)].date().isoformat() for i in (3, 10, 12, 50, 60)}  # rows 39+ are S1's
+    expected = {
+        "ohlc_validity": {("S0", day[3])},  # row 10's low of -1 is below close and open: no OHLC breach
+        "positive_prices_and_volume": {("S0", day[10]), ("S0", day[12]), ("S1", day[50])},
+        "duplicates": {("S1", day[60])},
+    }
+    for name, outcome in alone.items():
+        assert keys(gx_outcomes[name].offending) == keys(outcome.offending) == expected[name], name
         assert not gx_outcomes[name].passed and gx_outcomes[name].severity == q.ERROR
     rates = gx_outcomes["positive_prices_and_volume"].per_symbol_pass_rate
     assert rates["S0"] == pytest.approx(1 - 2 / len(SESS)) and rates["S2"] == 1.0  # rows 10 and 12; row 50 is S1

@@ -12,6 +12,7 @@ import pytest
 from autoindex_pipeline.domain import quality as q
 from autoindex_pipeline.domain.calendar import sessions_between
 from autoindex_pipeline.reporting import quality as report
+from autoindex_pipeline.services.price_checks import run_price_checks
 
 SESS = sessions_between("2025-01-02", "2025-06-30")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -38,7 +39,7 @@ def built():
     idx = prices.index[(prices["symbol"] == "S001") & (prices["date"] == SESS[50])]
     prices.loc[idx, "close"] *= 10
     prices = prices[~((prices["symbol"] == "S002") & (prices["date"] == SESS[70]))]
-    outcomes = q.run_price_checks(prices, SESS, as_of=SESS[-1])
+    outcomes = run_price_checks(prices, SESS, as_of=SESS[-1])
     scores = q.quality_scores(outcomes)
     grid = q.daily_quality(prices, SESS, outcomes)
     trend = q.quality_trend(grid, "W")
@@ -59,7 +60,7 @@ def test_html_is_self_contained_with_grid_trend_and_failed_checks(built):
     assert "Worst 10 symbols" in page and "All 120 symbols (worst first)" in page
     assert "Red symbols (1)" in page and "RED0" in page
     # Failed checks with their offending rows named.
-    assert "completeness" in page and "ohlc_validity" in page and "outliers" in page
+    assert "completeness" in page and "ohlc_validity" in page and "return_cap" in page
     assert re.search(r"<td>S001</td><td>2025-03-18</td>", page)
     assert "BLOCKED" in page or "may run" in page
 
@@ -85,7 +86,7 @@ def test_markdown_summary(built):
     assert text.startswith("**Portfolio quality score 0.9")
     assert "allocations may run" in text
     assert "**Red symbols (1):** RED0 (" in text
-    assert "| completeness | ERROR |" in text and "| ohlc_validity | ERROR |" in text
+    assert "| completeness | WARN |" in text and "| ohlc_validity | ERROR |" in text
     assert "| S001 | 2025-03-18 |" in text
     assert "Passed: " in text and "duplicates" in text
     blocked = report.render_markdown(scores, built["outcomes"], 0.5)

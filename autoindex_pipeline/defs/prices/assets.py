@@ -10,13 +10,14 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from autoindex_pipeline.services.price_checks import PRICE_CHECKS, RECONCILIATION, evaluate_prices, reconciliation_source
+from autoindex_pipeline.services.price_checks import evaluate_prices, reconciliation_source
 from autoindex_pipeline.defs.shared import partition_date_range
 from autoindex_pipeline.defs.progress import FetchProgress, fetch_or_fail
-from autoindex_pipeline.defs.quality.results import check_result
+from autoindex_pipeline.defs.quality.results import check_result, check_specs
 from autoindex_pipeline.defs.reference.assets import failure_summary, universe_assets
 from autoindex_pipeline.defs.resources import ProvidersResource, SettingsResource, WarehouseResource
 from autoindex_pipeline.domain.calendar import sessions_between
+from autoindex_pipeline.domain.quality import GX_CHECKS
 from autoindex_pipeline.warehouse import load
 
 PRICES_SCHEMA = dg.TableSchema(
@@ -35,9 +36,6 @@ PRICES_SCHEMA = dg.TableSchema(
 )
 
 
-GX_CHECKS = {"ohlc_validity", "positive_prices_and_volume", "duplicates"}
-
-
 class PricesRunConfig(dg.Config):
     symbols: list[str] = Field(
         default_factory=list,
@@ -46,8 +44,7 @@ class PricesRunConfig(dg.Config):
 
 
 def price_check_specs(reconciliation: bool) -> list[dg.AssetCheckSpec]:
-    checks = [*PRICE_CHECKS, *([RECONCILIATION] if reconciliation else [])]
-    return [dg.AssetCheckSpec(c.name, asset="prices", blocking=c.blocking, description=c.description) for c in checks]
+    return check_specs("prices", exclude=() if reconciliation else ("reconciliation",))
 
 
 def build_prices_asset(partitions_def: dg.PartitionsDefinition, reconciliation: bool = False) -> dg.AssetsDefinition:

@@ -4,7 +4,7 @@ import dagster as dg
 
 from autoindex_pipeline.services.quality_report import build_quality_report, store_quality_report
 from autoindex_pipeline.defs.shared import INPUTS_UPDATED_AND_CHECKED
-from autoindex_pipeline.defs.quality.results import check_result
+from autoindex_pipeline.defs.quality.results import check_result, check_specs
 from autoindex_pipeline.defs.resources import SettingsResource, WarehouseResource
 
 
@@ -14,12 +14,7 @@ from autoindex_pipeline.defs.resources import SettingsResource, WarehouseResourc
     deps=["prices"],
     kinds={"sql", "html"},
     automation_condition=INPUTS_UPDATED_AND_CHECKED,
-    check_specs=[
-        dg.AssetCheckSpec(
-            "portfolio_quality_score", asset="quality_report", blocking=True,
-            description="Mean of the symbols' quality scores >= quality.min_portfolio_score (0.9): the gate before allocations.",
-        )
-    ],
+    check_specs=check_specs("quality_report"),
 )
 def quality_report(
     context: dg.AssetExecutionContext, settings: SettingsResource, warehouse: WarehouseResource
@@ -46,5 +41,5 @@ def quality_report(
             "report": dg.MetadataValue.path(str(report.html_path)),
             "summary": dg.MetadataValue.md(report.markdown),
         },
-        check_results=[check_result(report.gate, "quality_report", "portfolio_quality_score")],
+        check_results=[check_result(report.gate, "quality_report")],
     )

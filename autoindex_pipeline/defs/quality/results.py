@@ -1,10 +1,20 @@
-"""CheckOutcome (domain.quality) -> Dagster AssetCheckResult, with the evidence in metadata:
-the expectation or rule, the observed value, and the offending rows (a bounded sample plus the
-count) as a table the checks tab shows."""
+"""The quality registry in Dagster terms: asset check specs from the rules, and CheckOutcome ->
+AssetCheckResult with the evidence in metadata (the expectation or rule, the observed value, the
+offending rows as a bounded table plus the count, overridden rows apart)."""
 
 import dagster as dg
 
-from autoindex_pipeline.domain.quality import CheckOutcome
+from autoindex_pipeline.domain.quality import ERROR, CheckOutcome, rules_for
+from autoindex_pipeline.reporting.markdown import offending_markdown
+
+
+def check_specs(*assets: str, exclude: tuple[str, ...] = ()) -> list[dg.AssetCheckSpec]:
+    """The registry's checks of ``assets`` as specs: blocking exactly when they fail at ERROR."""
+    return [
+        dg.AssetCheckSpec(r.name, asset=r.asset, blocking=r.blocking, description=r.description)
+        for r in rules_for(*assets)
+        if r.name not in exclude
+    ]
 
 
 def check_result(outcome: CheckOutcome, asset_key: str, check_name: str | None = None, extra: dict | None = None) -> dg.AssetCheckResult:
@@ -15,7 +25,7 @@ def check_result(outcome: CheckOutcome, asset_key: str, check_name: str | None =
         "evaluated": meta["evaluated"],
         "offending_count": meta["offending_count"],
         "rule": outcome.description,
-        "offending_rows": dg.MetadataValue.md(outcome.offending_markdown() if outcome.offending_count else "none"),
+        "offending_rows": dg.MetadataValue.md(offending_markdown(outcome) if outcome.offending_count else "none"),
         **({"overridden_rows": outcome.details["overridden_rows"]} if "overridden_rows" in outcome.details else {}),
         **(extra or {}),
     }
@@ -23,7 +33,7 @@ def check_result(outcome: CheckOutcome, asset_key: str, check_name: str | None =
         asset_key=asset_key,
         check_name=check_name or outcome.name,
         passed=outcome.passed,
-        severity=dg.AssetCheckSeverity.ERROR if outcome.severity == "ERROR" else dg.AssetCheckSeverity.WARN,
+        severity=dg.AssetCheckSeverity.ERROR if outcome.severity == ERROR else dg.AssetCheckSeverity.WARN,
         description=outcome.summary(),
         metadata=metadata,
     )

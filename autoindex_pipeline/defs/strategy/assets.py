@@ -11,7 +11,7 @@ import dagster as dg
 from autoindex_pipeline.services.index import sync_strategy_configs, update_strategy
 from autoindex_pipeline.services.index_checks import evaluate_index
 from autoindex_pipeline.defs.shared import INPUTS_UPDATED_AND_CHECKED
-from autoindex_pipeline.defs.quality.results import check_result
+from autoindex_pipeline.defs.quality.results import check_result, check_specs
 from autoindex_pipeline.defs.reference.assets import market_cap_data
 from autoindex_pipeline.defs.resources import SettingsResource, WarehouseResource
 from autoindex_pipeline.domain.strategy import StrategyConfigError
@@ -44,17 +44,7 @@ INDEX_SPECS = [
 ]
 
 
-CHECK_SPECS = [
-    dg.AssetCheckSpec("weights_sum", asset="allocations", blocking=True, description="weights of each date sum to 1 (1e-9)"),
-    dg.AssetCheckSpec("no_negative_weights", asset="allocations", blocking=True, description="no weight below 0"),
-    dg.AssetCheckSpec("weight_cap", asset="allocations", blocking=True, description="no weight above max_asset_weight"),
-    dg.AssetCheckSpec("benchmark_excluded", asset="allocations", blocking=True, description="the benchmark is never a constituent"),
-    dg.AssetCheckSpec("index_recomputation", asset="index_values", blocking=True,
-                      description="stored levels = a recomputation from stored allocations and prices (1e-9)"),
-    dg.AssetCheckSpec("index_session_gaps", asset="index_values", blocking=True, description="one row per session"),
-    dg.AssetCheckSpec("daily_moves", asset="index_values", blocking=False,
-                      description="daily returns beyond daily_drop_threshold reported (the alert sensor acts)"),
-]
+CHECK_SPECS = check_specs("allocations", "index_values")
 CHECK_ASSET = {spec.name: spec.asset_key.to_user_string() for spec in CHECK_SPECS}
 
 
