@@ -11,9 +11,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
-import sqlalchemy as sa
 
 from autoindex_pipeline.config import AutoIndexConfig
 from autoindex_pipeline.domain.calendar import sessions_between
@@ -22,6 +22,9 @@ from autoindex_pipeline.reporting.charts import render_chart_png
 from autoindex_pipeline.reporting.performance import render_html, render_markdown
 from autoindex_pipeline.services.returns import read_clean_returns
 from autoindex_pipeline.warehouse.reports import read_allocation_targets, read_index_frame, replace_report_rows
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 PERIODS = ("daily", "weekly", "monthly")
 
@@ -40,45 +43,56 @@ def _report_dates(last: pd.Timestamp, period: str) -> list[pd.Timestamp]:
     return [pd.Timestamp(start) - pd.Timedelta(days=1), last]
 
 
-def build_reports(engine: sa.Engine, config: AutoIndexConfig, out_dir: Path) -> list[RenderedReport]:
-    rendered: list[RenderedReport] = []
-    with engine.connect() as conn:
-        for name, strat in config.strategies.items():
-            index = read_index_frame(conn, name, strat.version)
-            if len(index) < 2:
+def _render(report: PerformanceReport, index: pd.DataFrame, bench: pd.DataFrame | None, folder: Path,
+            benchmark_label: str) -> RenderedReport:
+    """The report's chart (since inception, up to the end of its period), page and Markdown."""
+    stem = f"{report.period}_{report.label}"
+    shown = index["date"] <= pd.Timestamp(report.period_end)
+    png = render_chart_png(
+        index[shown], None if bench is None else bench[shown], folder / f"{stem}.png",
+        title=f"{report.strategy}: {report.label} (since inception)",
+        index_label=report.strategy, benchmark_label=benchmark_label,
+    )
+    html_path = folder / f"{stem}.html"
+    html_path.write_text(render_html(report, png, embed=True))
+    return RenderedReport(report, render_markdown(report), html_path, png)
+
+
+def _strategy_reports(engine: sa.Engine, config: AutoIndexConfig, name: str, out_dir: Path) -> list[RenderedReport]:
+    strat = config.strategies[name]
+    index = read_index_frame(engine, name, strat.version)
+    if len(index) < 2:
+        return []
+    allocations = read_allocation_targets(engine, name, strat.version)
+    last = index["date"].iloc[-1]
+    first_needed = min(pd.Timestamp(period_bounds(d, "monthly")[0]) for d in _report_dates(last, "monthly"))
+    sessions = sessions_between(first_needed - pd.Timedelta(days=10), last, config.prices.calendar)
+    # The index's own reading of prices (exclude overrides applied), so contributors explain it.
+    returns = read_clean_returns(
+        engine, config.symbols, sessions, strat.max_forward_fill_days, strat.min_daily_return, strat.max_daily_return
+    ).returns
+    bench = index.loc[:, ["date", "benchmark_level", "benchmark_return"]].rename(
+        columns={"benchmark_level": "level", "benchmark_return": "daily_return"})
+    bench = None if bench["level"].isna().all() else bench
+    folder = out_dir / name
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for period in PERIODS:
+        for as_of in _report_dates(last, period):
+            if as_of < index["date"].iloc[0]:
                 continue
-            allocations = read_allocation_targets(conn, name, strat.version)
-            last = index["date"].iloc[-1]
-            first_needed = min(pd.Timestamp(period_bounds(d, "monthly")[0]) for d in _report_dates(last, "monthly"))
-            sessions = sessions_between(first_needed - pd.Timedelta(days=10), last, config.prices.calendar)
-            returns = read_clean_returns(
-                engine, config.symbols, sessions, strat.max_forward_fill_days, strat.min_daily_return, strat.max_daily_return
-            ).returns
-            bench = index.loc[:, ["date", "benchmark_level", "benchmark_return"]].rename(
-                columns={"benchmark_level": "level", "benchmark_return": "daily_return"})
-            bench = None if bench["level"].isna().all() else bench
-            folder = out_dir / name
-            folder.mkdir(parents=True, exist_ok=True)
-            for period in PERIODS:
-                for as_of in _report_dates(last, period):
-                    if as_of < index["date"].iloc[0]:
-                        continue
-                    report = period_report(
-                        index.loc[:, ["date", "level", "daily_return", "turnover", "is_rebalance"]], bench, allocations,
-                        returns, period, as_of, strategy=name, risk_free_rate=strat.risk_free_rate,
-                        calendar=config.prices.calendar,
-                    )
-                    stem = f"{period}_{report.label}"
-                    shown = index["date"] <= pd.Timestamp(report.period_end)
-                    png = render_chart_png(
-                        index[shown], None if bench is None else bench[shown], folder / f"{stem}.png",
-                        title=f"{name}: {report.label} (since inception)",
-                        index_label=name, benchmark_label=config.universe.benchmark,
-                    )
-                    html_path = folder / f"{stem}.html"
-                    html_path.write_text(render_html(report, png, embed=True))
-                    rendered.append(RenderedReport(report, render_markdown(report), html_path, png))
-    return rendered
+            report = period_report(
+                index.loc[:, ["date", "level", "daily_return", "turnover", "is_rebalance"]], bench, allocations,
+                returns, period, as_of, strategy=name, risk_free_rate=strat.risk_free_rate,
+                calendar=config.prices.calendar,
+            )
+            out.append(_render(report, index, bench, folder, config.universe.benchmark))
+    return out
+
+
+def build_reports(engine: sa.Engine, config: AutoIndexConfig, out_dir: Path) -> list[RenderedReport]:
+    """Every strategy's reports (see the module doc), rendered under ``out_dir/<strategy>/``."""
+    return [item for name in config.strategies for item in _strategy_reports(engine, config, name, out_dir)]
 
 
 def store_reports(engine: sa.Engine, config: AutoIndexConfig, rendered: list[RenderedReport]) -> int:

@@ -17,26 +17,26 @@ REPORT_TABLES: dict[str, sa.Table] = {
 }
 
 
-def read_index_frame(conn: sa.Connection, strategy: str, version: str) -> pd.DataFrame:
+def read_index_frame(engine: sa.Engine, strategy: str, version: str) -> pd.DataFrame:
     """Every stored index row of one strategy version with its benchmark columns, by date."""
     t = schema.index_values
-    frame = pd.read_sql(
-        sa.select(t.c.date, t.c.level, t.c.daily_return, t.c.turnover, t.c.is_rebalance,
-                  t.c.benchmark_level, t.c.benchmark_return)
-        .where(t.c.strategy == strategy, t.c.version == version).order_by(t.c.date),
-        conn,
+    stmt = (
+        sa.select(t.c.date, t.c.level, t.c.daily_return, t.c.turnover, t.c.is_rebalance, t.c.benchmark_level, t.c.benchmark_return)
+        .where(t.c.strategy == strategy, t.c.version == version)
+        .order_by(t.c.date)
     )
+    with engine.connect() as conn:
+        frame = pd.read_sql(stmt, conn)
     frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
     frame["is_rebalance"] = frame["is_rebalance"].astype(bool)
     return frame
 
 
-def read_allocation_targets(conn: sa.Connection, strategy: str, version: str) -> pd.DataFrame:
+def read_allocation_targets(engine: sa.Engine, strategy: str, version: str) -> pd.DataFrame:
     """(date, symbol, weight) of every rebalance of one strategy version."""
     t = schema.allocations
-    frame = pd.read_sql(
-        sa.select(t.c.date, t.c.symbol, t.c.weight).where(t.c.strategy == strategy, t.c.version == version), conn
-    )
+    with engine.connect() as conn:
+        frame = pd.read_sql(sa.select(t.c.date, t.c.symbol, t.c.weight).where(t.c.strategy == strategy, t.c.version == version), conn)
     frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
     return frame
 
