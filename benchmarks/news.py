@@ -129,7 +129,7 @@ def run_backend(backend: str, days: int, breakdown: bool) -> dict[str, float | s
 
 def pure_breakdown(config, first, last) -> dict[str, float]:  # noqa: ANN001
     """The domain steps alone on the same window: where the backfill's time goes."""
-    from autoindex_pipeline.defs.news.assets import utc_window
+    from autoindex_pipeline.services.news import utc_window
     from autoindex_pipeline.domain.news import deduplicate
     from autoindex_pipeline.domain.sentiment import score_article_symbols
     from autoindex_pipeline.providers.registry import build_news_provider
