@@ -17,16 +17,18 @@ that close as missing. Raw rows are never changed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import sqlalchemy as sa
 
 from autoindex_pipeline.config import AutoIndexConfig
 from autoindex_pipeline.domain import quality
 from autoindex_pipeline.domain.calendar import DEFAULT_CALENDAR, previous_session, sessions_between
 from autoindex_pipeline.warehouse.overrides import read_overrides
 from autoindex_pipeline.warehouse.read import read_prices
+
+if TYPE_CHECKING:  # the engine is only passed through to the warehouse
+    import sqlalchemy as sa
 
 PRICE_COLUMNS = ["symbol", "date", "open", "high", "low", "close", "volume"]
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
-import sqlalchemy as sa
 
 from autoindex_pipeline.config import AutoIndexConfig
 from autoindex_pipeline.domain import quality
@@ -18,6 +18,9 @@ from autoindex_pipeline.reporting import quality as render
 from autoindex_pipeline.services.price_checks import evaluate_window
 from autoindex_pipeline.warehouse.quality import latest_price_date, replace_quality_report
 from autoindex_pipeline.warehouse.read import read_prices
+
+if TYPE_CHECKING:  # the engine is only passed through to the warehouse
+    import sqlalchemy as sa
 
 
 @dataclass

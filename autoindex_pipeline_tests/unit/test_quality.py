@@ -1,7 +1,8 @@
 import numpy as np
 import pandas as pd
 
-from autoindex_pipeline.domain.quality import completeness, duplicate_rows, validity_violations
+from autoindex_pipeline.domain.quality import check_completeness
+from autoindex_pipeline.services.gx import check_duplicates, check_ohlc_validity, check_positive_prices_and_volume
 
 
 def _frame(rows):
@@ -20,7 +21,8 @@ def test_completeness_counts_only_the_active_range():
         # B: listed on the 8th, misses the 9th -> 2 valid of 3
         ("B", "2025-01-08", 1, 1, 1, 1.0, 1), ("B", "2025-01-10", 1, 1, 1, 1.0, 1),
     ])
-    out = completeness(prices, sessions).set_index("symbol")
+    # The whole window as one period: the figures the CLI summary once printed.
+    out = check_completeness(prices, sessions, period=None).details["per_symbol"].set_index("symbol")
     assert out.loc["A", "expected"] == 5 and out.loc["A", "valid"] == 3
     assert out.loc["A", "completeness"] == 0.6
     assert out.loc["B", "expected"] == 3 and out.loc["B", "valid"] == 2
@@ -34,10 +36,12 @@ def test_validity_names_each_rule():
         ("NP", "2025-01-06", 10, 11, 9, -1.0, 100),     # non-positive
         ("NV", "2025-01-06", 10, 11, 9, 10.0, -5),      # negative volume
     ])
-    out = validity_violations(prices).set_index("symbol")["reason"].to_dict()
-    assert out == {"HI": "OHLC inconsistent", "NP": "non-positive price", "NV": "negative volume"}
+    ohlc = check_ohlc_validity(prices).offending.set_index("symbol")["reason"].to_dict()
+    positive = check_positive_prices_and_volume(prices).offending.set_index("symbol")["reason"].to_dict()
+    assert ohlc == {"HI": "close above high", "NP": "close below low"}  # a close of -1 is below the low too
+    assert positive == {"NP": "close not positive", "NV": "negative volume"}
 
 
 def test_duplicates_return_both_rows():
     prices = _frame([("A", "2025-01-06", 1, 1, 1, 1, 1), ("A", "2025-01-06", 1, 1, 1, 2, 1), ("A", "2025-01-07", 1, 1, 1, 1, 1)])
-    assert len(duplicate_rows(prices)) == 2
+    assert len(check_duplicates(prices).offending) == 2

@@ -2,10 +2,10 @@
 
 import dagster as dg
 
-from autoindex_pipeline.services.quality_report import build_quality_report, store_quality_report
-from autoindex_pipeline.defs.shared import INPUTS_UPDATED_AND_CHECKED
 from autoindex_pipeline.defs.quality.results import check_result, check_specs
 from autoindex_pipeline.defs.resources import SettingsResource, WarehouseResource
+from autoindex_pipeline.defs.shared import INPUTS_UPDATED_AND_CHECKED
+from autoindex_pipeline.services.quality_report import build_quality_report, store_quality_report
 
 
 @dg.asset(

@@ -13,7 +13,6 @@ The three row rules (OHLC validity, positive prices and volume, duplicates) are 
 Expectations expectations: ``autoindex_pipeline.services.gx``.
 """
 
-from autoindex_pipeline.domain.quality._legacy_summary import completeness, duplicate_rows, validity_violations
 from autoindex_pipeline.domain.quality.frames import listing_frame
 from autoindex_pipeline.domain.quality.news import check_news_duplicates, check_news_missing_symbols, check_news_stale
 from autoindex_pipeline.domain.quality.outcome import (
@@ -131,9 +130,7 @@ __all__ = [
     "check_weight_cap",
     "check_weights_sum",
     "compact_grid",
-    "completeness",
     "daily_quality",
-    "duplicate_rows",
     "listing_frame",
     "lookback_sessions",
     "past_robust_z",
@@ -144,5 +141,4 @@ __all__ = [
     "rules_for",
     "score_colour",
     "severity_of",
-    "validity_violations",
 ]
