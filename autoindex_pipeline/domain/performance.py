@@ -179,10 +179,6 @@ def _pp(x: float) -> str:
     return "0.00 pp" if float(x) == 0 else f"{float(x) * 100:+.2f} pp"
 
 
-# --------------------------------------------------------------------------------------------
-# Series
-
-
 def prepare_daily(frame: pd.DataFrame | None) -> pd.DataFrame:
     """(date, level, daily_return) sorted by date, one row per date; ``daily_return`` derived
     from the levels when absent. None or empty gives an empty frame with those columns."""
@@ -239,10 +235,6 @@ def _frame(index: dict[str, float], benchmark: dict[str, float], order: tuple[st
     out = out.reindex(list(order)).astype(float)
     out["active"] = out["index"] - out["benchmark"]
     return out
-
-
-# --------------------------------------------------------------------------------------------
-# The period
 
 
 @dataclass(frozen=True)
@@ -310,10 +302,6 @@ def context_figures(
         ci[name] = metric(r_all, *args)
         cb[name] = metric(b_inc, *args) if b_inc is not None else np.nan
     return _frame(ci, cb, CONTEXT)
-
-
-# --------------------------------------------------------------------------------------------
-# Attribution
 
 
 def contributions(starts: pd.DataFrame, returns: pd.DataFrame) -> pd.DataFrame:
@@ -423,10 +411,6 @@ def _attribution(
     else:
         notes.append("No returns were given: no contributors.")
     return contributors, allocation_changes(starts.iloc[0], end), source, notes
-
-
-# --------------------------------------------------------------------------------------------
-# The report
 
 
 def period_report(
