@@ -23,12 +23,17 @@ TOP_MOVERS_PER_DAY = 3
 TOP_MOVERS_MAX_DAYS = 14
 
 
+def now_utc() -> pd.Timestamp:
+    """The wall clock the news window ends at; one name, so a test can run "today" at a fixed moment."""
+    return pd.Timestamp.now(tz="UTC")
+
+
 def utc_window(first_day: dt.date, last_day: dt.date, now: pd.Timestamp | None = None) -> tuple[pd.Timestamp, pd.Timestamp]:
     """[first_day 00:00, last_day + 1 00:00) New York time as UTC timestamps, the end capped at
     ``now`` (a provider is never asked for the future; the sample one would invent it)."""
     lo = pd.Timestamp(first_day).tz_localize(EXCHANGE_TIMEZONE).tz_convert("UTC")
     hi = (pd.Timestamp(last_day) + pd.Timedelta(days=1)).tz_localize(EXCHANGE_TIMEZONE).tz_convert("UTC")
-    now = pd.Timestamp.now(tz="UTC") if now is None else now
+    now = now_utc() if now is None else now
     return lo, min(hi, now)
 
 

@@ -79,3 +79,24 @@ def test_db_upgrade_reports_the_revision(embedded):
     from autoindex_pipeline.warehouse.migrate import head_revision
 
     assert result.exit_code == 0 and f"revision {head_revision()}" in result.output
+
+
+def test_cli_runs_news_with_the_prices_and_archives_it(tmp_path, monkeypatch):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.delenv(DATABASE_URL_ENV_VAR, raising=False)
+    monkeypatch.chdir(tmp_path)
+    config = str(write_config(tmp_path))
+    runner = CliRunner()
+    result = runner.invoke(main, ["run", "--config", config, "--start", "2025-06-02", "--end", "2025-06-06", "--news"],
+                           catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "news: 2025-06-02 .. 2025-06-06 (5 days)" in result.output
+    assert "news and sentiment" in result.output and "top movers on 2025-06-06" in result.output
+    archive = ["news", "archive", "--config", config, "--as-of", "2025-09-02"]  # cutoff 2025-06-04
+    first = runner.invoke(main, archive, catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    assert "archived articles dated before 2025-06-04: moved " in first.output and "moved 0 articles" not in first.output
+    again = runner.invoke(main, archive, catch_exceptions=False)
+    assert "moved 0 articles and 0 scores" in again.output
+    unknown = runner.invoke(main, ["run", "--config", config, "--select", "news_stuff"])
+    assert unknown.exit_code == 2 and "sentiment_daily" in unknown.output

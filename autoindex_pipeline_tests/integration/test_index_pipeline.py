@@ -16,7 +16,6 @@ from autoindex_pipeline.domain.calendar import sessions_between
 from autoindex_pipeline.warehouse.engine import create_warehouse_engine
 from autoindex_pipeline.warehouse.read import read_table
 from autoindex_pipeline_tests.conftest import write_config
-from autoindex_pipeline_tests.integration.test_prices_pipeline import stack  # noqa: F401 - fixture
 
 START, END = pd.Timestamp("2025-01-02"), pd.Timestamp("2025-06-30")
 STRATEGIES = {
@@ -38,7 +37,7 @@ def _index(engine, strategy="default"):
     return frame.sort_values("date").reset_index(drop=True)
 
 
-def test_index_for_two_strategies_from_stored_prices(stack, tmp_path):  # noqa: F811
+def test_index_for_two_strategies_from_stored_prices(stack, tmp_path):
     _, _, instance = stack
     path, config = _config(tmp_path)
     assert run_prices_job(config, path, pd.Timestamp("2024-10-01"), END, instance=instance).success
@@ -69,7 +68,7 @@ def test_index_for_two_strategies_from_stored_prices(stack, tmp_path):  # noqa: 
     assert len(rebalances) >= 7
 
 
-def test_daily_incremental_extension_equals_a_full_recompute(stack, tmp_path):  # noqa: F811
+def test_daily_incremental_extension_equals_a_full_recompute(stack, tmp_path):
     _, _, instance = stack
     path, config = _config(tmp_path)
     sessions = sessions_between("2024-10-01", END)
@@ -96,7 +95,7 @@ def test_daily_incremental_extension_equals_a_full_recompute(stack, tmp_path):  
         np.testing.assert_allclose(incremental[name]["benchmark_level"], full["benchmark_level"], rtol=0, atol=1e-9)
 
 
-def test_backfilling_an_old_partition_recomputes_what_depends_on_it(stack, tmp_path):  # noqa: F811
+def test_backfilling_an_old_partition_recomputes_what_depends_on_it(stack, tmp_path):
     _, _, instance = stack
     path, config = _config(tmp_path)
     assert run_prices_job(config, path, pd.Timestamp("2024-10-01"), END, instance=instance).success
@@ -119,7 +118,7 @@ def test_backfilling_an_old_partition_recomputes_what_depends_on_it(stack, tmp_p
     assert len(changed) and changed.min() >= pd.Timestamp("2025-03-03")  # nothing before it moved
 
 
-def test_a_changed_config_is_a_new_version_beside_the_old_rows(stack, tmp_path):  # noqa: F811
+def test_a_changed_config_is_a_new_version_beside_the_old_rows(stack, tmp_path):
     _, _, instance = stack
     path, config = _config(tmp_path)
     assert run_prices_job(config, path, pd.Timestamp("2024-10-01"), END, instance=instance).success
@@ -135,7 +134,7 @@ def test_a_changed_config_is_a_new_version_beside_the_old_rows(stack, tmp_path):
     assert set(index["version"]) == {old_version, new_config.strategies["default"].version}
 
 
-def test_no_eligible_asset_is_a_clear_message_and_no_rows(stack, tmp_path):  # noqa: F811
+def test_no_eligible_asset_is_a_clear_message_and_no_rows(stack, tmp_path):
     _, _, instance = stack
     path, config = _config(tmp_path, universe={"symbols": ["AAPL", "MSFT"]})
     # Ten sessions of prices: no asset reaches min_history = 20 valid returns.
@@ -149,7 +148,7 @@ def test_no_eligible_asset_is_a_clear_message_and_no_rows(stack, tmp_path):  # n
     assert read_table(create_warehouse_engine(config.database_url()), "index_values").empty
 
 
-def test_an_infeasible_cap_fails_naming_the_key(stack, tmp_path):  # noqa: F811
+def test_an_infeasible_cap_fails_naming_the_key(stack, tmp_path):
     _, _, instance = stack
     path, config = _config(tmp_path, strategies={"capped_monthly": {"max_asset_weight": 0.05}})
     assert run_prices_job(config, path, pd.Timestamp("2024-10-01"), pd.Timestamp("2025-01-31"), instance=instance).success
@@ -175,7 +174,7 @@ def test_export_one_strategy(tmp_path, monkeypatch):
     assert bad.exit_code == 2 and "unknown strategy" in bad.output
 
 
-def test_point_in_time_perturbing_every_price_after_d_changes_nothing_up_to_d(stack, tmp_path):  # noqa: F811
+def test_point_in_time_perturbing_every_price_after_d_changes_nothing_up_to_d(stack, tmp_path):
     _, _, instance = stack
     path, config = _config(tmp_path)
     assert run_prices_job(config, path, pd.Timestamp("2024-10-01"), END, instance=instance).success

@@ -17,12 +17,12 @@ from werkzeug import Response
 from autoindex_pipeline.cli.runner import run_news_job, run_news_retention_job
 from autoindex_pipeline.config import load_config
 from autoindex_pipeline.domain.sentiment import MODEL_NAME, article_text, score_texts
+from autoindex_pipeline.services import news as news_service
 from autoindex_pipeline.warehouse import news as news_store
 from autoindex_pipeline.warehouse.engine import create_warehouse_engine
 from autoindex_pipeline.warehouse.read import table_counts
 
 # The (config_path, config, instance) fixture on both backends, shared with the price tests.
-from autoindex_pipeline_tests.integration.test_prices_pipeline import stack  # noqa: F401
 from autoindex_pipeline_tests.conftest import write_config
 
 NY = "America/New_York"
@@ -177,9 +177,12 @@ def test_dedup_across_refreshes_and_providers(stack, tmp_path):
             assert got["model"] == MODEL_NAME and got["score"] == pytest.approx(expected)
 
 
-def test_todays_partition_refreshed_twice_never_duplicates(stack, tmp_path):
+def test_todays_partition_refreshed_twice_never_duplicates(stack, tmp_path, monkeypatch):
     path, config, instance = stack
-    now = pd.Timestamp.now(tz=NY)
+    # "Now" is a fixed moment (noon New York), not the wall clock: the window of today's
+    # partition ends there, whatever the hour the test runs at.
+    now = pd.Timestamp("2025-06-04 12:00").tz_localize(NY)
+    monkeypatch.setattr(news_service, "now_utc", lambda: now.tz_convert("UTC"))
     today = now.date()
     start = pd.Timestamp(today).tz_localize(NY)
     t1, t2 = start + (now - start) * 0.3, start + (now - start) * 0.6
@@ -427,29 +430,3 @@ def test_news_config_errors_name_the_key(tmp_path, monkeypatch):
     config = load_config(write_config(tmp_path / "c", news={"provider": "marketaux"}))
     with pytest.raises(ConfigError, match="MARKETAUX_API_TOKEN is not set"):
         build_news_provider(config, api_token=None)
-
-
-def test_cli_runs_news_with_the_prices_and_archives_it(tmp_path, monkeypatch):
-    from click.testing import CliRunner
-
-    from autoindex_pipeline.cli import main
-    from autoindex_pipeline.config import DATABASE_URL_ENV_VAR
-
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    monkeypatch.delenv(DATABASE_URL_ENV_VAR, raising=False)
-    monkeypatch.chdir(tmp_path)
-    config = str(write_config(tmp_path))
-    runner = CliRunner()
-    result = runner.invoke(main, ["run", "--config", config, "--start", "2025-06-02", "--end", "2025-06-06", "--news"],
-                           catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    assert "news: 2025-06-02 .. 2025-06-06 (5 days)" in result.output
-    assert "news and sentiment" in result.output and "top movers on 2025-06-06" in result.output
-    archive = ["news", "archive", "--config", config, "--as-of", "2025-09-02"]  # cutoff 2025-06-04
-    first = runner.invoke(main, archive, catch_exceptions=False)
-    assert first.exit_code == 0, first.output
-    assert "archived articles dated before 2025-06-04: moved " in first.output and "moved 0 articles" not in first.output
-    again = runner.invoke(main, archive, catch_exceptions=False)
-    assert "moved 0 articles and 0 scores" in again.output
-    unknown = runner.invoke(main, ["run", "--config", config, "--select", "news_stuff"])
-    assert unknown.exit_code == 2 and "sentiment_daily" in unknown.output

@@ -16,7 +16,6 @@ from autoindex_pipeline.warehouse.engine import create_warehouse_engine
 from autoindex_pipeline.warehouse.overrides import read_audit, set_override
 from autoindex_pipeline.warehouse.read import read_table
 from autoindex_pipeline_tests.conftest import write_config
-from autoindex_pipeline_tests.integration.test_prices_pipeline import stack  # noqa: F401 - fixture
 
 CLEAN = (pd.Timestamp("2025-01-02"), pd.Timestamp("2025-04-30"))  # no bad print, no blocking error
 WITH_BAD_PRINT = (pd.Timestamp("2025-06-02"), pd.Timestamp("2025-09-30"))  # JPM close x10 on 2025-08-12
@@ -35,7 +34,7 @@ def _checks(result, asset="prices"):
     }
 
 
-def test_clean_window_passes_every_blocking_check_and_builds_the_index(stack, tmp_path):  # noqa: F811
+def test_clean_window_passes_every_blocking_check_and_builds_the_index(stack, tmp_path):
     _, _, instance = stack
     path, config = _config(tmp_path)
     result = run_pipeline_job(config, path, pd.Timestamp("2024-10-01"), CLEAN[1], instance=instance)
@@ -65,7 +64,7 @@ def test_clean_window_passes_every_blocking_check_and_builds_the_index(stack, tm
     assert (config.data_dir / "reports" / "default" / "monthly_2025-04.png").stat().st_size > 10_000
 
 
-def test_a_bad_print_blocks_the_index_and_names_the_row(stack, tmp_path):  # noqa: F811
+def test_a_bad_print_blocks_the_index_and_names_the_row(stack, tmp_path):
     _, _, instance = stack
     path, config = _config(tmp_path)
     result = run_pipeline_job(config, path, *WITH_BAD_PRINT, instance=instance)
@@ -82,7 +81,7 @@ def test_a_bad_print_blocks_the_index_and_names_the_row(stack, tmp_path):  # noq
     assert read_table(create_warehouse_engine(config.database_url()), "index_values").empty
 
 
-def test_an_audited_override_lets_the_index_through_and_excludes_the_close(stack, tmp_path):  # noqa: F811
+def test_an_audited_override_lets_the_index_through_and_excludes_the_close(stack, tmp_path):
     _, _, instance = stack
     path, config = _config(tmp_path)
     engine = create_warehouse_engine(config.database_url())
@@ -121,7 +120,7 @@ def test_quality_cli_override_report_and_audit(tmp_path, monkeypatch):
     assert bad.exit_code != 0
 
 
-def test_reconciliation_against_a_second_source_fails_beyond_0_2_percent(stack, tmp_path):  # noqa: F811
+def test_reconciliation_against_a_second_source_fails_beyond_0_2_percent(stack, tmp_path):
     _, _, instance = stack
     from autoindex_pipeline.providers.prices.sample import SampleProvider
 
