@@ -1,6 +1,6 @@
 """News deduplication (domain spec section 9): an article seen twice is stored once.
 
-Pure functions over the frames of :mod:`autoindex_pipeline.providers.news.base`; no I/O.
+Pure functions over the news frames of :mod:`autoindex_pipeline.domain.frames`; no I/O.
 
 Three kinds of duplicate, checked in this order and merged transitively (if A and B share a
 URL and B and C share a title, A, B and C are one article):
@@ -55,7 +55,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import numpy as np
 import pandas as pd
 
-from autoindex_pipeline.providers.news.base import (
+from autoindex_pipeline.domain.frames import (
     ARTICLE_COLUMNS,
     normalize_articles_frame,
     normalize_entities_frame,
