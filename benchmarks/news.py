@@ -127,12 +127,12 @@ def run_backend(backend: str, days: int, breakdown: bool) -> dict[str, float | s
     return out
 
 
-def pure_breakdown(config, first, last) -> dict[str, float]:  # noqa: ANN001
+def pure_breakdown(config, first, last) -> dict[str, float]:
     """The domain steps alone on the same window: where the backfill's time goes."""
-    from autoindex_pipeline.services.news import utc_window
     from autoindex_pipeline.domain.news import deduplicate
     from autoindex_pipeline.domain.sentiment import score_article_symbols
     from autoindex_pipeline.providers.registry import build_news_provider
+    from autoindex_pipeline.services.news import utc_window
 
     lo, hi = utc_window(first, last)
     provider = build_news_provider(config)

@@ -111,7 +111,7 @@ def _step_times(instance, run_id: str) -> dict[str, float]:  # noqa: ANN001
 def in_process(years: float) -> dict[str, float]:
     from autoindex_pipeline.cli.runner import run_prices_job
     from autoindex_pipeline.config import load_config
-    from autoindex_pipeline_tests.e2e import deployment_env, fresh_databases, instance_from, write_dagster_home
+    from benchmarks._deployment import deployment_env, fresh_databases, instance_from, write_dagster_home
 
     work = _work()
     config_path = _config(work)
@@ -137,7 +137,7 @@ def topology_run(years: float, mode: str) -> dict[str, float]:
     (the backfill daemon, which iterates every 30 s, turns it into that same single run)."""
     from dagster_graphql import DagsterGraphQLClient
 
-    from autoindex_pipeline_tests.e2e import (
+    from benchmarks._deployment import (
         LOCATION_NAME,
         REPOSITORY_NAME,
         deployment_env,
@@ -185,16 +185,17 @@ def topology_run(years: float, mode: str) -> dict[str, float]:
 def celery_run(years: float, workers: int) -> dict[str, float]:
     from dagster_graphql import DagsterGraphQLClient
 
-    from autoindex_pipeline_tests.e2e import (
+    from benchmarks._deployment import (
         LOCATION_NAME,
         REPOSITORY_NAME,
+        celery_env,
         fresh_databases,
         instance_from,
+        start_celery_worker,
         topology,
         wait_for,
         write_dagster_home,
     )
-    from autoindex_pipeline_tests.e2e.test_celery import celery_env, start_celery_worker
 
     work = _work()
     config_path = _config(work)

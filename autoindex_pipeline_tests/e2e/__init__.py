@@ -2,7 +2,8 @@
 server, webserver and daemon as real processes on the production dagster.yaml and PostgreSQL),
 the UI in a headless browser, and the Celery executor with a real worker.
 
-The helpers here start and stop that topology; `benchmarks/topology.py` uses them too.
+The helpers here start and stop that topology (the benchmarks keep their own copy,
+`benchmarks/_deployment.py`, so they import no test code).
 """
 
 from __future__ import annotations
