@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 
 import httpx
 import pytest
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
-from autoindex_pipeline.providers.prices.base import CallStats, ProviderError
 from autoindex_pipeline.providers.http import (
     REDACTED,
     Classification,
@@ -24,6 +21,7 @@ from autoindex_pipeline.providers.http import (
     Verdict,
     redact,
 )
+from autoindex_pipeline.providers.prices.base import CallStats, ProviderError
 from autoindex_pipeline_tests.fakes import FakeClock
 
 SECRET = "sk-test/SECRET+key=42"
@@ -261,29 +259,31 @@ def test_classifier_can_declare_a_200_body_retryable(httpserver, clock):
     assert stats.retried == 1
 
 
-def test_real_timeout_then_success(clock):
-    # The default fixture server is single-threaded: a sleeping handler would block the retry.
-    server = HTTPServer(threaded=True)
-    server.start()
-    try:
-        calls = {"n": 0}
+def test_timeout_then_success(clock):
+    # The transport raises what httpx raises when the read deadline passes, so the test never
+    # races a real clock against a sleeping server on a busy machine.
+    calls = {"n": 0}
 
-        def handler(request: Request) -> Response:
-            calls["n"] += 1
-            if calls["n"] == 1:
-                time.sleep(0.25)
-            return Response('{"ok": true}', content_type="application/json")
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise httpx.ReadTimeout("timed out", request=request)
+        return httpx.Response(200, json={"ok": True})
 
-        server.expect_request("/slow").respond_with_handler(handler)
-        stats = CallStats()
-        with make_client(server, clock, timeout=0.08) as client:
-            response = client.get("/slow", stats=stats)
-        assert response.json() == {"ok": True}
-        assert (stats.calls, stats.succeeded, stats.failed, stats.retried) == (2, 1, 1, 1)
-    finally:
-        server.clear()
-        if server.is_running():
-            server.stop()
+    stats = CallStats()
+    client = HttpClient(
+        "http://provider.invalid",
+        name="test",
+        secrets=[SECRET],
+        retry=RetryPolicy(max_attempts=3, base_delay=1.0, max_delay=30.0, jitter=0.0),
+        sleep=clock.sleep,
+        transport=httpx.MockTransport(handler),
+    )
+    with client:
+        response = client.get("/slow", stats=stats)
+    assert response.json() == {"ok": True}
+    assert (stats.calls, stats.succeeded, stats.failed, stats.retried) == (2, 1, 1, 1)
+    assert clock.sleeps == [1.0]
 
 
 def test_transport_error_is_retried_and_the_secret_never_shows(clock):
