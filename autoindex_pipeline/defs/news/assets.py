@@ -20,7 +20,6 @@ nothing, so each run owns exactly its days and re-running a day changes no row c
 
 import datetime as dt
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 import dagster as dg
@@ -77,18 +76,6 @@ SENTIMENT_DAILY_SCHEMA = dg.TableSchema(
         dg.TableColumn("computed_at", "timestamp"),
     ]
 )
-
-
-@lru_cache(maxsize=8)
-def news_day_partitions(start_date: dt.date) -> dg.DailyPartitionsDefinition:
-    """The one calendar-day partitions definition the three news assets share (one object, so a
-    single-run backfill over them is never split into chunks)."""
-    return dg.DailyPartitionsDefinition(
-        start_date=start_date.strftime("%Y-%m-%d"),
-        timezone=EXCHANGE_TIMEZONE,
-        fmt="%Y-%m-%d",
-        end_offset=1,
-    )
 
 
 def _close(provider: NewsProvider) -> None:

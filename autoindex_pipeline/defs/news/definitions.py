@@ -3,7 +3,8 @@
 import dagster as dg
 
 from autoindex_pipeline.config import AutoIndexConfig
-from autoindex_pipeline.defs.news.assets import build_news_assets, news_archive, news_day_partitions
+from autoindex_pipeline.defs.news.assets import build_news_assets, news_archive
+from autoindex_pipeline.defs.news.partitions import news_day_partitions
 from autoindex_pipeline.defs.news.schedules import build_news_schedule
 
 NEWS_JOB = "news_job"
