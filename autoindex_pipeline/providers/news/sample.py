@@ -9,7 +9,9 @@ hash of ``(seed, symbol)``, the day number, the article's index and a stream con
 in vectorised NumPy, so they do not depend on the NumPy version, on the requested window or on
 the other symbols requested. A request generates the whole UTC days it touches (plus the day
 before, whose late duplicates may spill over) and keeps ``start <= published_at < end``: one hour
-fetched alone equals the same hour inside a day's or a quarter's fetch.
+fetched alone equals the same hour inside a day's or a quarter's fetch. The hash is
+:mod:`~autoindex_pipeline.providers.news.sample_random`; the templates and vocabulary are
+:mod:`~autoindex_pipeline.providers.news.sample_text`.
 
 Generator
 ---------
@@ -71,14 +73,11 @@ Unknown symbols are reported in ``failures``.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from autoindex_pipeline.providers.prices.base import CallStats, ProgressCallback
 from autoindex_pipeline.providers.news.base import (
     NewsFetchResult,
     empty_articles_frame,
@@ -87,6 +86,22 @@ from autoindex_pipeline.providers.news.base import (
     normalize_entities_frame,
     utc_window,
 )
+from autoindex_pipeline.providers.news.sample_random import mix, poisson_cdf_table, symbol_hash, uniform, uuid_text
+from autoindex_pipeline.providers.news.sample_text import (
+    DESCRIPTIONS,
+    MONTHS,
+    SECTIONS,
+    SESSIONS,
+    SOURCES,
+    TITLES,
+    TONES,
+    URL_VARIANTS,
+    WEEKDAYS,
+    short_name,
+    title_slug,
+    url_host,
+)
+from autoindex_pipeline.providers.prices.base import CallStats, ProgressCallback
 
 PROVIDER = "sample"
 DEFAULT_MEAN_PER_DAY: Mapping[str, float] = {"equity": 3.0, "etf": 1.0, "commodity": 0.6}
@@ -111,162 +126,14 @@ _HOUR_WEIGHTS = np.array(
 )  # fmt: skip
 _HOUR_CDF = np.cumsum(_HOUR_WEIGHTS) / _HOUR_WEIGHTS.sum()
 
-_SOURCES: tuple[str, ...] = (
-    "reuters.com", "bloomberg.com", "marketwatch.com", "finance.yahoo.com", "seekingalpha.com",
-    "benzinga.com", "cnbc.com", "barrons.com", "fool.com", "investing.com", "businesswire.com",
-    "prnewswire.com", "wsj.com", "ft.com", "zacks.com", "investors.com",
-)  # fmt: skip
-_SECTIONS = ("markets", "news", "business", "stocks", "companies")
-
-_TONES = ("positive", "negative", "neutral")
+# Tone probabilities in the order of TONES: positive 40 %, negative 30 %, neutral 30 %.
 _TONE_CDF = np.array([0.40, 0.70, 1.0])
-# Every headline carries a number drawn per story, so two different stories of one company a day
-# apart practically never share a title (the deduplication would rightly merge them if they did).
-_TITLES: dict[str, tuple[str, ...]] = {
-    "positive": (
-        "{name} beats estimates as quarterly profit jumps {pct}%",
-        "{name} shares surge {pct}% after strong {quarter} results",
-        "{name} raises full-year revenue guidance to ${amount} billion on robust demand",
-        "{name} announces ${amount} billion share buyback",
-        "Analysts upgrade {name} to buy, see {pct}% upside on strong growth",
-        "{name} wins ${amount} billion contract; shares rally",
-        "{name} posts record {quarter} revenue of ${amount} billion",
-        "{name} hikes dividend by {pct}% on solid cash flow",
-        "{name} stock climbs {pct}% to all-time high",
-        "{name} ({ticker}) tops expectations, lifts outlook; stock up {pct}%",
-        "Why {name} stock is soaring {pct}% today",
-        "{name} gains {pct}% after successful launch of new product line",
-    ),
-    "negative": (
-        "{name} cuts full-year guidance by {pct}% as demand weakens",
-        "{name} misses estimates; shares fall {pct}%",
-        "{name} shares plunge {pct}% after disappointing {quarter} results",
-        "Analysts downgrade {name} to sell, see {pct}% downside on weak outlook",
-        "{name} hit with regulatory probe; shares slump {pct}%",
-        "{name} to cut {count} jobs amid falling sales",
-        "{name} warns of ${amount} billion loss as costs climb",
-        "{name} ({ticker}) stock sinks {pct}% on weak forecast",
-        "{name} faces ${amount} billion lawsuit over alleged accounting fraud",
-        "{name} suspends ${amount} billion buyback as debt worries mount",
-        "Why {name} stock is crashing {pct}% today",
-        "{name} reports {quarter} loss of ${amount} billion, worst quarter in years",
-    ),
-    "neutral": (
-        "{name} announces quarterly dividend of ${div} per share",
-        "{name} to report {quarter} earnings on {weekday}, consensus sees ${div} per share",
-        "{name} names new chief financial officer, effective {month} {dom}",
-        "{name} schedules investor day for {month} {dom}",
-        "{name} completes previously announced ${amount} billion debt offering",
-        "What to watch in {name} ({ticker}) stock this week: {count} options contracts open",
-        "{name} files annual report with the SEC, lists {count} employees",
-        "{name} to present at industry conference on {month} {dom}",
-        "{name} ({ticker}) trading volume at {count} thousand shares: {weekday} update",
-        "{name} sets {month} {dom} date for annual shareholder meeting",
-        "{name} prices ${amount} billion notes offering",
-        "{name} confirms {quarter} earnings call for {month} {dom}",
-    ),
-}
-_DESCRIPTIONS: dict[str, tuple[str, ...]] = {
-    "positive": (
-        "Shares of {name} ({ticker}) gained {pct}% in {session} trading after the company delivered "
-        "results that topped analyst expectations.",
-        "Management said demand remained strong and raised its outlook for the rest of the year, "
-        "a welcome boost for investors.",
-        "The company reported better-than-expected earnings and excellent cash generation, and "
-        "analysts praised the progress.",
-        "{name} said growth accelerated in every region, and the stock hit a new high.",
-    ),
-    "negative": (
-        "Shares of {name} ({ticker}) fell {pct}% in {session} trading after the company reported "
-        "weak results and lowered its outlook.",
-        "Management warned that demand is slowing and costs are rising, a disappointing update for "
-        "worried investors.",
-        "Investors were disappointed by the poor quarter and the cautious forecast; analysts cut "
-        "their targets.",
-        "{name} blamed falling orders and higher losses, and the stock dropped to its lowest level "
-        "this year.",
-    ),
-    "neutral": (
-        "{name} ({ticker}) said in a statement on {weekday} that the details are in a regulatory filing.",
-        "The announcement was made after the {session} session. The company did not provide further details.",
-        "{name} said the schedule is unchanged from the one it published earlier this year.",
-        "The filing lists the terms; {name} ({ticker}) shares traded in {session} hours.",
-    ),
-}
-_SESSIONS = ("early", "midday", "late", "after-hours", "pre-market")
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
-_MONTHS = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-)  # fmt: skip
-_NAME_SUFFIX = re.compile(
-    r",?\s+(Inc\.?|Incorporated|Corporation|Corp\.?|Company|Co\.|plc|Ltd\.?|Limited|Holdings?|Group"
-    r"|N\.V\.|S\.A\.|L\.P\.|LP|Trust|& Co\.)$",
-    re.IGNORECASE,
-)
-_URL_VARIANTS = (
-    "https://{host}{path}?utm_source=twitter&utm_medium=social&utm_campaign=markets",
-    "https://{HOST}{path}/",
-    "https://{bare}{path}?fbclid=IwAR{tag}",
-    "https://{host}{path}/#comments",
-)
 
 # Stream constants: one independent uniform per purpose.
 (_S_COUNT, _S_HOUR, _S_SECOND, _S_TONE, _S_SPARE1, _S_DESC, _S_EMPTY_DESC, _S_SOURCE, _S_SECTION, _S_SPARE2,
  _S_SPARE3, _S_NUM3, _S_MULTI, _S_PEERS, _S_MATCH, _S_MATCH_NA, _S_HAS_SENT, _S_SENT, _S_DUP, _S_DUP_DELAY,
  _S_DUP_VARIANT, _S_DUP_SOURCE, _S_DUP_CASE, _S_ID_HI, _S_ID_LO, _S_DUP_ID_HI, _S_DUP_ID_LO,
  _S_DUP_JITTER) = (np.uint64(0x9E3779B97F4A7C15 * (i + 1) % 2**64) for i in range(28))  # fmt: skip
-
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser, vectorised (uint64 arithmetic wraps)."""
-    with np.errstate(over="ignore"):
-        z = np.asarray(x, dtype=np.uint64) + _GOLDEN
-        z = (z ^ (z >> np.uint64(30))) * _M1
-        z = (z ^ (z >> np.uint64(27))) * _M2
-        return z ^ (z >> np.uint64(31))
-
-
-def _uniform(keys: np.ndarray, stream: np.uint64) -> np.ndarray:
-    """One U[0, 1) per key for ``stream``."""
-    return (_mix(keys ^ stream) >> np.uint64(11)).astype(np.float64) * (1.0 / 2**53)
-
-
-def _symbol_hash(seed: int, symbol: str) -> np.uint64:
-    digest = hashlib.blake2b(f"{seed}\x1fnews\x1f{symbol}".encode(), digest_size=8).digest()
-    return np.uint64(int.from_bytes(digest, "little"))
-
-
-def _short_name(name: str, symbol: str) -> str:
-    text = str(name).strip() if isinstance(name, str) and name.strip() else symbol
-    for _ in range(2):
-        text = _NAME_SUFFIX.sub("", text).strip()
-    if text.lower().startswith("the "):
-        text = text[4:]
-    return text or symbol
-
-
-def _poisson_cdf_table(means: np.ndarray, cap: int) -> np.ndarray:
-    k = np.arange(cap + 1)
-    log_fact = np.concatenate(([0.0], np.cumsum(np.log(np.arange(1, cap + 1)))))
-    with np.errstate(divide="ignore"):
-        log_pmf = k[None, :] * np.log(means[:, None]) - means[:, None] - log_fact[None, :]
-    pmf = np.where(means[:, None] > 0, np.exp(log_pmf), (k[None, :] == 0).astype(float))
-    return np.cumsum(pmf, axis=1)
-
-
-def _uuid_text(hi: np.ndarray, lo: np.ndarray) -> list[str]:
-    out = []
-    for h, l in zip(hi.tolist(), lo.tolist(), strict=True):
-        h = (h & 0xFFFFFFFFFFFF0FFF) | 0x4000  # version 4 layout, for looks
-        l = (l & 0x3FFFFFFFFFFFFFFF) | 0x8000000000000000
-        s = f"{h:016x}{l:016x}"
-        out.append(f"{s[:8]}-{s[8:12]}-{s[12:16]}-{s[16:20]}-{s[20:]}")
-    return out
 
 
 class SampleNewsProvider:
@@ -308,11 +175,11 @@ class SampleNewsProvider:
         self._index = {s: i for i, s in enumerate(self._symbols)}
         self._tickers = np.array(self._symbols, dtype=object)
         self._names = np.array(
-            [_short_name(n, s) for n, s in zip(uni["name"], uni["symbol"], strict=True)], dtype=object
+            [short_name(n, s) for n, s in zip(uni["name"], uni["symbol"], strict=True)], dtype=object
         )
         fallback = DEFAULT_MEAN_PER_DAY["equity"]
         self._means = np.array([float(self.mean_per_day.get(c, fallback)) for c in uni["asset_class"]])
-        self._hashes = np.array([_symbol_hash(self.seed, s) for s in self._symbols], dtype=np.uint64)
+        self._hashes = np.array([symbol_hash(self.seed, s) for s in self._symbols], dtype=np.uint64)
         self._slot_offset = (self._hashes % np.uint64(_SLOTS)).astype(np.int64)
         # Peers: the next two symbols of the same sector (wrapping); -1 when the sector is smaller.
         peers = np.full((len(uni), 2), -1, dtype=np.int64)
@@ -375,48 +242,48 @@ class SampleNewsProvider:
         # --- stories per (symbol, day)
         sym = np.repeat(authors, len(days))
         day = np.tile(days, len(authors))
-        sd_key = _mix(self._hashes[sym] ^ _mix(day.astype(np.uint64)))
+        sd_key = mix(self._hashes[sym] ^ mix(day.astype(np.uint64)))
         weekday = (day + 3) % 7  # 1970-01-01 was a Thursday; 5, 6 = Saturday, Sunday
         mean = self._means[sym] * np.where(weekday >= 5, self.weekend_factor, 1.0)
         uniq_means, which = np.unique(mean, return_inverse=True)
-        cdf = _poisson_cdf_table(uniq_means, MAX_STORIES_PER_DAY)
-        u = _uniform(sd_key, _S_COUNT)
+        cdf = poisson_cdf_table(uniq_means, MAX_STORIES_PER_DAY)
+        u = uniform(sd_key, _S_COUNT)
         count = np.minimum((u[:, None] > cdf[which]).sum(axis=1), MAX_STORIES_PER_DAY)
 
         # --- one row per story
         s_sym = np.repeat(sym, count)
         s_day = np.repeat(day, count)
         s_k = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
-        key = _mix(np.repeat(sd_key, count) ^ _mix(s_k.astype(np.uint64) + np.uint64(1)))
+        key = mix(np.repeat(sd_key, count) ^ mix(s_k.astype(np.uint64) + np.uint64(1)))
         n = len(key)
 
-        hour = np.searchsorted(_HOUR_CDF, _uniform(key, _S_HOUR), side="right").clip(0, 23)
-        second = (_uniform(key, _S_SECOND) * 3600).astype(np.int64)
+        hour = np.searchsorted(_HOUR_CDF, uniform(key, _S_HOUR), side="right").clip(0, 23)
+        second = (uniform(key, _S_SECOND) * 3600).astype(np.int64)
         published = s_day * _NS_PER_DAY + (hour * 3600 + second) * 10**9
-        tone = np.searchsorted(_TONE_CDF, _uniform(key, _S_TONE), side="right").clip(0, 2)
+        tone = np.searchsorted(_TONE_CDF, uniform(key, _S_TONE), side="right").clip(0, 2)
         # Headline template and its number come from a per-symbol slot that advances by
         # MAX_STORIES_PER_DAY a day and by one per story, scrambled by a bijection: two stories
         # of one symbol less than ~67 days apart never get the same (template, number), so they
         # never share a title (sharing one would make them one story to the deduplication).
         slot = (self._slot_offset[s_sym] + s_day * MAX_STORIES_PER_DAY + s_k) % _SLOTS
         mixed = (slot * _SCRAMBLE + 17) % _SLOTS
-        title_i = mixed % len(_TITLES["positive"])
-        q = mixed // len(_TITLES["positive"])
-        desc_i = (_uniform(key, _S_DESC) * len(_DESCRIPTIONS["positive"])).astype(np.int64)
-        empty_desc = _uniform(key, _S_EMPTY_DESC) < EMPTY_DESCRIPTION_RATE
-        source_i = (_uniform(key, _S_SOURCE) * len(_SOURCES)).astype(np.int64)
-        section_i = (_uniform(key, _S_SECTION) * len(_SECTIONS)).astype(np.int64)
-        small = _uniform(key, _S_NUM3)
-        multi = _uniform(key, _S_MULTI) < MULTI_SYMBOL_RATE
-        n_peers = np.where(multi, np.where(_uniform(key, _S_PEERS) < 0.6, 1, 2), 0)
+        title_i = mixed % len(TITLES["positive"])
+        q = mixed // len(TITLES["positive"])
+        desc_i = (uniform(key, _S_DESC) * len(DESCRIPTIONS["positive"])).astype(np.int64)
+        empty_desc = uniform(key, _S_EMPTY_DESC) < EMPTY_DESCRIPTION_RATE
+        source_i = (uniform(key, _S_SOURCE) * len(SOURCES)).astype(np.int64)
+        section_i = (uniform(key, _S_SECTION) * len(SECTIONS)).astype(np.int64)
+        small = uniform(key, _S_NUM3)
+        multi = uniform(key, _S_MULTI) < MULTI_SYMBOL_RATE
+        n_peers = np.where(multi, np.where(uniform(key, _S_PEERS) < 0.6, 1, 2), 0)
         peer1 = np.where(n_peers >= 1, self._peers[s_sym, 0], -1)
         peer2 = np.where(n_peers >= 2, self._peers[s_sym, 1], -1)
-        has_sent = _uniform(key, _S_HAS_SENT) < PROVIDER_SENTIMENT_RATE
-        sent_u = _uniform(key, _S_SENT)
+        has_sent = uniform(key, _S_HAS_SENT) < PROVIDER_SENTIMENT_RATE
+        sent_u = uniform(key, _S_SENT)
         base_sent = np.select(
             [tone == 0, tone == 1], [0.2 + 0.7 * sent_u, -0.9 + 0.7 * sent_u], default=-0.15 + 0.3 * sent_u
         )
-        dup_u = _uniform(key, _S_DUP)
+        dup_u = uniform(key, _S_DUP)
 
         # Calendar facts per day, computed once per day rather than per story.
         day_dates = days.astype("datetime64[D]")
@@ -424,7 +291,7 @@ class SampleNewsProvider:
         day_month = day_dates.astype("datetime64[M]").astype(np.int64) % 12  # 0 = January
         s_day_i = s_day - first_day
 
-        ids = _uuid_text(_mix(key ^ _S_ID_HI), _mix(key ^ _S_ID_LO))
+        ids = uuid_text(mix(key ^ _S_ID_HI), mix(key ^ _S_ID_LO))
         titles: list[str] = []
         descriptions: list[str] = []
         urls: list[str] = []
@@ -446,25 +313,25 @@ class SampleNewsProvider:
                 "count": f"{100 + qi * 587:,}",
                 # (month, day) from q alone: a date relative to the story's month would let two
                 # stories a month apart render the same title from different q.
-                "month": _MONTHS[qi // 7],
+                "month": MONTHS[qi // 7],
                 "dom": str(1 + (qi % 7) * 4 + int(sm * 4)),
                 "quarter": f"Q{month // 3 + 1}",
-                "weekday": _WEEKDAYS[int(sm * 5)],
-                "session": _SESSIONS[int(sm * 5)],
+                "weekday": WEEKDAYS[int(sm * 5)],
+                "session": SESSIONS[int(sm * 5)],
             }
-            tone_name = _TONES[int(tone[i])]
-            titles.append(_TITLES[tone_name][int(title_i[i])].format_map(fields))
+            tone_name = TONES[int(tone[i])]
+            titles.append(TITLES[tone_name][int(title_i[i])].format_map(fields))
             if empty_desc[i]:
                 description = ""
             else:
-                description = _DESCRIPTIONS[tone_name][int(desc_i[i])].format_map(fields)
+                description = DESCRIPTIONS[tone_name][int(desc_i[i])].format_map(fields)
                 peers = [names[p] for p in (peer1[i], peer2[i]) if p >= 0]
                 if peers:
                     description += f" Shares of peer{'s' if len(peers) > 1 else ''} {' and '.join(peers)} also moved."
             descriptions.append(description)
-            domain = _SOURCES[int(source_i[i])]
-            section = _SECTIONS[int(section_i[i])]
-            urls.append(f"https://{_host(domain)}/{section}/{tickers[s].lower()}-{day_text[d]}-{ids[i][:8]}")
+            domain = SOURCES[int(source_i[i])]
+            section = SECTIONS[int(section_i[i])]
+            urls.append(f"https://{url_host(domain)}/{section}/{tickers[s].lower()}-{day_text[d]}-{ids[i][:8]}")
             sources.append(domain)
 
         articles = pd.DataFrame(
@@ -486,10 +353,10 @@ class SampleNewsProvider:
         role = np.concatenate(
             [np.zeros(n, np.int64), np.ones(len(with_p1), np.int64), np.full(len(with_p2), 2, np.int64)]
         )
-        ent_key = _mix(key[ent_story] ^ _mix(role.astype(np.uint64) + np.uint64(7)))
-        match = np.where(role == 0, 20.0 + 40.0 * _uniform(ent_key, _S_MATCH), 5.0 + 20.0 * _uniform(ent_key, _S_MATCH))
-        match = np.where(_uniform(ent_key, _S_MATCH_NA) < MISSING_MATCH_SCORE_RATE, np.nan, np.round(match, 2))
-        peer_shift = np.where(role == 0, 0.0, (_uniform(ent_key, _S_SENT) - 0.5) * 0.2)
+        ent_key = mix(key[ent_story] ^ mix(role.astype(np.uint64) + np.uint64(7)))
+        match = np.where(role == 0, 20.0 + 40.0 * uniform(ent_key, _S_MATCH), 5.0 + 20.0 * uniform(ent_key, _S_MATCH))
+        match = np.where(uniform(ent_key, _S_MATCH_NA) < MISSING_MATCH_SCORE_RATE, np.nan, np.round(match, 2))
+        peer_shift = np.where(role == 0, 0.0, (uniform(ent_key, _S_SENT) - 0.5) * 0.2)
         sentiment = np.round(np.clip(base_sent[ent_story] + peer_shift, -1, 1), 4)
         sentiment = np.where(has_sent[ent_story], sentiment, np.nan)
         entities = pd.DataFrame(
@@ -547,44 +414,36 @@ class SampleNewsProvider:
         k = key[rows]
         copy = articles.iloc[rows].copy()
         copy["story"] = first_story + np.arange(len(rows))
-        copy["provider_id"] = _uuid_text(_mix(k ^ _S_DUP_ID_HI), _mix(k ^ _S_DUP_ID_LO))
+        copy["provider_id"] = uuid_text(mix(k ^ _S_DUP_ID_HI), mix(k ^ _S_DUP_ID_LO))
         if kind == "url":
-            delay = 5 + (_uniform(k, _S_DUP_DELAY) * 85).astype(np.int64)
-            variant = (_uniform(k, _S_DUP_VARIANT) * len(_URL_VARIANTS)).astype(np.int64)
+            delay = 5 + (uniform(k, _S_DUP_DELAY) * 85).astype(np.int64)
+            variant = (uniform(k, _S_DUP_VARIANT) * len(URL_VARIANTS)).astype(np.int64)
             new_urls = []
             tags = (k % np.uint64(10**8)).tolist()
             for url, v, tag in zip(copy["url"].tolist(), variant.tolist(), tags, strict=True):
                 host, _, rest = url[len("https://") :].partition("/")
                 bare = host[4:] if host.startswith("www.") else host
                 new_urls.append(
-                    _URL_VARIANTS[v].format(host=host, HOST=host.upper(), bare=bare, path="/" + rest, tag=f"{tag:08d}")
+                    URL_VARIANTS[v].format(host=host, HOST=host.upper(), bare=bare, path="/" + rest, tag=f"{tag:08d}")
                 )
             copy["url"] = new_urls
         else:
-            delay = 60 + (_uniform(k, _S_DUP_DELAY) * 300).astype(np.int64)
-            shift = 1 + (_uniform(k, _S_DUP_SOURCE) * (len(_SOURCES) - 1)).astype(np.int64)
-            new_source = (source_i[rows] + shift) % len(_SOURCES)
-            copy["source"] = [_SOURCES[j] for j in new_source]
+            delay = 60 + (uniform(k, _S_DUP_DELAY) * 300).astype(np.int64)
+            shift = 1 + (uniform(k, _S_DUP_SOURCE) * (len(SOURCES) - 1)).astype(np.int64)
+            new_source = (source_i[rows] + shift) % len(SOURCES)
+            copy["source"] = [SOURCES[j] for j in new_source]
             copy["url"] = [
-                f"https://{_host(_SOURCES[j])}/news/{_slug(title)}-{pid[:6]}"
+                f"https://{url_host(SOURCES[j])}/news/{title_slug(title)}-{pid[:6]}"
                 for j, title, pid in zip(new_source, copy["title"], copy["provider_id"], strict=True)
             ]
-            upper = _uniform(k, _S_DUP_CASE) < 0.5
+            upper = uniform(k, _S_DUP_CASE) < 0.5
             copy["title"] = [t.upper() if up else t for t, up in zip(copy["title"], upper, strict=True)]
         copy["published_ns"] = copy["published_ns"].to_numpy() + delay * _NS_PER_MINUTE
 
         renumber = pd.Series(copy["story"].to_numpy(), index=rows)
         ents = entities.loc[entities["story"].isin(rows)].copy()
-        jitter = _uniform(_mix(key[ents["story"].to_numpy()] ^ np.uint64(len(kind))), _S_DUP_JITTER) - 0.5
+        jitter = uniform(mix(key[ents["story"].to_numpy()] ^ np.uint64(len(kind))), _S_DUP_JITTER) - 0.5
         ents["match_score"] = (ents["match_score"] + jitter * 6.0).round(2)
         ents["provider_sentiment"] = (ents["provider_sentiment"] + jitter * 0.1).clip(-1.0, 1.0).round(4)
         ents["story"] = renumber.reindex(ents["story"].to_numpy()).to_numpy()
         return copy, ents
-
-
-def _host(domain: str) -> str:
-    return domain if domain.count(".") > 1 else f"www.{domain}"
-
-
-def _slug(title: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:60]

@@ -240,4 +240,3 @@ def _safe_date(year: int, month: int, day: int) -> pd.Timestamp:
         return pd.Timestamp(year, month, day)
     except ValueError:
         return pd.Timestamp(year, month, day - 1) + pd.Timedelta(days=1)
-
