@@ -17,6 +17,8 @@ import json
 import math
 from typing import Literal
 
+from autoindex_pipeline.domain.sleeves import SLEEVES
+
 Frequency = Literal["daily", "weekly", "monthly", "quarterly"]
 FREQUENCIES: tuple[str, ...] = ("daily", "weekly", "monthly", "quarterly")
 
@@ -108,10 +110,11 @@ def _both(first, second):
     return lambda v: first(v) or second(v)
 
 
+SLEEVE_WEIGHT_PARAMS = tuple(s.weight_param for s in SLEEVES.values())
+"""The parameters that weight the sleeves in the blend, in blend order."""
+
 _BOUNDS = (
-    ("momentum_weight", _ge(0)),
-    ("market_cap_weight", _ge(0)),
-    ("risk_parity_weight", _ge(0)),
+    *((param, _ge(0)) for param in SLEEVE_WEIGHT_PARAMS),
     ("min_price_threshold", _ge(0)),
     ("min_history", _gt(0)),
     ("momentum_lookback", _gt(0)),
@@ -127,7 +130,7 @@ _BOUNDS = (
 )
 
 _FLOATS = (
-    "momentum_weight", "market_cap_weight", "risk_parity_weight", "min_price_threshold", "min_daily_return",
+    *SLEEVE_WEIGHT_PARAMS, "min_price_threshold", "min_daily_return",
     "max_daily_return", "max_asset_weight", "transaction_cost_bps", "risk_free_rate", "sentiment_tilt",
     "daily_drop_threshold",
 )
@@ -178,8 +181,8 @@ def _coerce_types(params: StrategyParams) -> list[tuple[str | None, str]]:
 
 
 def _cross_key_errors(params: StrategyParams) -> list[tuple[str | None, str]]:
-    if params.momentum_weight + params.market_cap_weight + params.risk_parity_weight <= 0:
-        return [(None, "momentum_weight + market_cap_weight + risk_parity_weight must be > 0")]
+    if sum(getattr(params, param) for param in SLEEVE_WEIGHT_PARAMS) <= 0:
+        return [(None, f"{' + '.join(SLEEVE_WEIGHT_PARAMS)} must be > 0")]
     if params.min_history > params.vol_lookback:
         return [(
             None,
@@ -187,3 +190,8 @@ def _cross_key_errors(params: StrategyParams) -> list[tuple[str | None, str]]:
             "no asset could ever be eligible",
         )]
     return []
+
+
+_missing = [param for param in SLEEVE_WEIGHT_PARAMS if param not in StrategyParams.__dataclass_fields__]
+if _missing:
+    raise TypeError(f"sleeve weight parameter(s) {_missing} are not fields of StrategyParams")

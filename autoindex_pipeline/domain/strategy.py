@@ -10,8 +10,10 @@ Pipeline at each rebalance date D (section numbers refer to the spec):
 
 1. eligible set E (4): not the benchmark, cleaned close >= ``min_price_threshold`` and at least
    ``min_history`` valid returns among the ``vol_lookback`` sessions ending at D;
-2. three sleeves over E (5), each summing to 1 or empty: momentum, market cap, inverse volatility;
-3. blend ``a*w_mom + b*w_cap + c*w_rp`` over the non-empty sleeves, renormalised (6);
+2. the sleeves over E (5), each summing to 1 or empty: every sleeve of ``sleeves.SLEEVES``
+   (momentum, market cap, inverse volatility);
+3. blend ``a*w_mom + b*w_cap + c*w_rp`` (each sleeve times its weight parameter) over the
+   non-empty sleeves, renormalised (6);
 4. optional sentiment tilt ``w * max(1 + tilt * z, 0)``, renormalised (5);
 5. optional cap with iterative pro-rata redistribution (6);
 6. weights below 1e-12 dropped, renormalised.
@@ -26,6 +28,7 @@ import pandas as pd
 
 from autoindex_pipeline.domain.calendar import DEFAULT_CALENDAR, DateLike, previous_session
 from autoindex_pipeline.domain.params import FREQUENCIES, StrategyParams
+from autoindex_pipeline.domain.sleeves import SLEEVES, Signals, normalise_rows
 
 WEIGHT_FLOOR = 1e-12
 """Weights below this are dropped (section 6)."""
@@ -34,26 +37,20 @@ WEIGHT_FLOOR = 1e-12
 # ~32 MB of float64, so daily rebalancing over decades of 500 assets stays in memory.
 _WINDOW_BLOCK_ELEMENTS = 4_000_000
 
+SIGNAL_COLUMNS = (*(f for f in Signals.__dataclass_fields__ if f != "eligible"), "sentiment_z")
 TARGET_COLUMNS = (
     "date",
     "symbol",
     "weight",
-    "momentum_weight",
-    "market_cap_weight",
-    "risk_parity_weight",
-    "momentum_sleeve",
-    "market_cap_sleeve",
-    "risk_parity_sleeve",
-    "momentum_score",
-    "volatility",
-    "market_cap",
-    "sentiment_z",
+    *(s.contribution_column for s in SLEEVES.values()),
+    *(s.sleeve_column for s in SLEEVES.values()),
+    *SIGNAL_COLUMNS,
 )
-"""Columns of ``target_weights``. ``weight`` is the final target; ``*_weight`` are the three
-sleeves' contributions to it (they sum to ``weight``); ``*_sleeve`` are the raw sleeve weights
-(each sleeve sums to 1 over E, 0 for an asset outside that sleeve); the last four are the
-signals at D: trailing momentum, daily volatility (ddof=1), market cap (NaN without shares),
-sentiment z (0 without articles)."""
+"""Columns of ``target_weights``. ``weight`` is the final target; ``<sleeve>_weight`` are the
+sleeves' contributions to it (they sum to ``weight``); ``<sleeve>_sleeve`` are the raw sleeve
+weights (each sleeve sums to 1 over E, 0 for an asset outside that sleeve); the last four are
+the signals at D: trailing momentum, daily volatility (ddof=1), market cap (NaN without
+shares), sentiment z (0 without articles)."""
 
 
 def lookback_sessions(config: StrategyParams) -> int:
@@ -327,42 +324,6 @@ def eligibility(
     return pd.DataFrame(eligible, index=pd.DatetimeIndex(dates, name="date"), columns=clean_closes.columns)
 
 
-def _normalise_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows divided by their sum; an all-zero row stays zero. Returns (normalised, non-empty)."""
-    total = x.sum(axis=1)
-    nonempty = total > 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out = np.where(nonempty[:, None], x / total[:, None], 0.0)
-    return out, nonempty
-
-
-def momentum_sleeve(momentum: np.ndarray, eligible: np.ndarray) -> np.ndarray:
-    """``max(m, 0) / sum max(m, 0)`` over E; equal weight over E when no asset has positive
-    momentum; empty (all zero) when E is empty."""
-    positive = np.where(eligible & (momentum > 0), momentum, 0.0)
-    weights, nonempty = _normalise_rows(positive)
-    size = eligible.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        equal = np.where(eligible, 1.0 / size[:, None], 0.0)
-    return np.where(nonempty[:, None], weights, np.where(size[:, None] > 0, equal, 0.0))
-
-
-def market_cap_sleeve(market_cap: np.ndarray, eligible: np.ndarray) -> np.ndarray:
-    """``MC / sum MC`` over eligible assets with a known (finite, > 0) market cap; empty when
-    none is known."""
-    known = eligible & np.isfinite(market_cap) & (market_cap > 0)
-    return _normalise_rows(np.where(known, market_cap, 0.0))[0]
-
-
-def risk_parity_sleeve(volatility: np.ndarray, eligible: np.ndarray) -> np.ndarray:
-    """``(1/s) / sum (1/s)`` over eligible assets with ``s > 0`` (a zero or undefined
-    volatility leaves the asset out of this sleeve only)."""
-    usable = eligible & np.isfinite(volatility) & (volatility > 0)
-    with np.errstate(divide="ignore"):
-        inverse = np.where(usable, 1.0 / np.where(usable, volatility, 1.0), 0.0)
-    return _normalise_rows(inverse)[0]
-
-
 def cap_weights(weights: np.ndarray, eligible: np.ndarray, cap: float) -> np.ndarray:
     """Cap each row of ``weights`` (rows sum to 1) at ``cap``, redistributing the excess pro
     rata to the uncapped assets, repeated until none exceeds the cap.
@@ -411,8 +372,8 @@ def target_weights(
     Contributions: with ``S = sum of a, b, c over the non-empty sleeves``, asset i's blend is
     ``sum_k (coef_k * w_k,i) / S`` and sleeve k's share of it is ``coef_k * w_k,i / sum_k
     coef_k * w_k,i``. The tilt, the cap and the final renormalisation scale an asset's weight,
-    not its mix, so each sleeve's contribution is ``weight * share``: the three contributions
-    sum to ``weight`` on every row, and without tilt or cap they equal ``coef_k * w_k,i / S``.
+    not its mix, so each sleeve's contribution is ``weight * share``: the contributions sum to
+    ``weight`` on every row, and without tilt or cap they equal ``coef_k * w_k,i / S``.
     (An asset that only holds weight through the cap's equal-share fallback takes the date's
     overall sleeve mix.)
 
@@ -434,21 +395,21 @@ def target_weights(
     market_cap = _frame_at(shares_pit, index, columns, pos, np.nan) * closes
     z = _frame_at(sentiment, index, columns, pos, 0.0)
 
-    sleeves = (
-        momentum_sleeve(momentum, eligible),
-        market_cap_sleeve(market_cap, eligible),
-        risk_parity_sleeve(volatility, eligible),
-    )
-    coefficients = (config.momentum_weight, config.market_cap_weight, config.risk_parity_weight)
-    parts = [coef * sleeve for coef, sleeve in zip(coefficients, sleeves, strict=True)]
-    blend = parts[0] + parts[1] + parts[2]
+    signals = Signals(eligible=eligible, momentum_score=momentum, volatility=volatility, market_cap=market_cap)
+    registered = list(SLEEVES.values())
+    sleeves = [s.weights(signals) for s in registered]
+    parts = [getattr(config, s.weight_param) * w for s, w in zip(registered, sleeves, strict=True)]
+    # Summed left to right, as the blend always was, so the weights stay bit-identical.
+    blend = parts[0]
+    for part in parts[1:]:
+        blend = blend + part
     # Dividing by the blend's own sum is dividing by S (each non-empty sleeve sums to 1).
-    weights, _ = _normalise_rows(blend)
+    weights, _ = normalise_rows(blend)
 
     if sentiment is not None and config.sentiment_tilt != 0.0:
         # Floored at 0: a long-only index cannot hold a negative weight, whatever the tilt.
         tilted = weights * np.maximum(1.0 + config.sentiment_tilt * z, 0.0)
-        tilted, nonempty = _normalise_rows(tilted)
+        tilted, nonempty = normalise_rows(tilted)
         # If the tilt zeroes every weight of a date, the untilted blend stands.
         weights = np.where(nonempty[:, None], tilted, weights)
 
@@ -466,7 +427,7 @@ def target_weights(
         weights = cap_weights(weights, eligible, cap)
 
     weights = np.where(weights < WEIGHT_FLOOR, 0.0, weights)
-    weights, _ = _normalise_rows(weights)
+    weights, _ = normalise_rows(weights)
 
     # Each sleeve's share of an asset's blend. An asset with no blend of its own that received
     # weight from the cap's equal-share fallback takes the date's overall sleeve mix.
@@ -480,23 +441,15 @@ def target_weights(
     if len(rows) == 0:
         return _empty_targets()
     final = weights[rows, cols]
-    out = pd.DataFrame(
-        {
-            "date": dates[rows],
-            "symbol": np.asarray(columns)[cols],
-            "weight": final,
-            "momentum_weight": final * shares[0][rows, cols],
-            "market_cap_weight": final * shares[1][rows, cols],
-            "risk_parity_weight": final * shares[2][rows, cols],
-            "momentum_sleeve": sleeves[0][rows, cols],
-            "market_cap_sleeve": sleeves[1][rows, cols],
-            "risk_parity_sleeve": sleeves[2][rows, cols],
-            "momentum_score": momentum[rows, cols],
-            "volatility": volatility[rows, cols],
-            "market_cap": market_cap[rows, cols],
-            "sentiment_z": z[rows, cols],
-        }
-    )
+    data: dict[str, object] = {"date": dates[rows], "symbol": np.asarray(columns)[cols], "weight": final}
+    for s, share in zip(registered, shares, strict=True):
+        data[s.contribution_column] = final * share[rows, cols]
+    for s, w in zip(registered, sleeves, strict=True):
+        data[s.sleeve_column] = w[rows, cols]
+    for name in SIGNAL_COLUMNS[:-1]:
+        data[name] = getattr(signals, name)[rows, cols]
+    data["sentiment_z"] = z[rows, cols]
+    out = pd.DataFrame(data)
     return out.sort_values(["date", "symbol"], ignore_index=True)
 
 

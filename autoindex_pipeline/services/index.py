@@ -29,6 +29,7 @@ from autoindex_pipeline.domain import metrics, strategy
 from autoindex_pipeline.domain.calendar import sessions_between
 from autoindex_pipeline.domain.index import IndexState, benchmark_levels, compute_index
 from autoindex_pipeline.domain.params import StrategyParams
+from autoindex_pipeline.domain.sleeves import SLEEVES, sleeve_rows
 from autoindex_pipeline.services.returns import read_clean_returns
 from autoindex_pipeline.warehouse.read import read_shares
 from autoindex_pipeline.warehouse.strategy import (
@@ -42,7 +43,10 @@ from autoindex_pipeline.warehouse.strategy import (
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-ALLOCATION_COLUMNS = ("date", "symbol", "weight", "momentum_weight", "market_cap_weight", "risk_parity_weight")
+# `allocations` keeps a contribution column for each sleeve it had when it was created (only
+# those are written there); every sleeve's contribution, weight and signal is in
+# `allocation_sleeves`.
+ALLOCATION_COLUMNS = ("date", "symbol", "weight", *(s.contribution_column for s in SLEEVES.values()))
 
 
 @dataclass
@@ -155,8 +159,9 @@ def update_strategy(engine: sa.Engine, config: AutoIndexConfig, name: str) -> Up
     )
     risk = risk[risk["date"].isin(index_rows["date"])]
     allocations = targets.loc[:, list(ALLOCATION_COLUMNS)]
-    write_strategy_update(engine, name, version, full, allocations, index_rows, risk, final_state.to_dict(),
-                          bench["level"].iloc[-1] if bench is not None and len(bench) else None, status.newest_ingest)
+    write_strategy_update(engine, name, version, full, allocations, sleeve_rows(targets), index_rows, risk,
+                          final_state.to_dict(), bench["level"].iloc[-1] if bench is not None and len(bench) else None,
+                          status.newest_ingest)
     report.base_date = d0
     report.first_new_date = index_rows["date"].min() if len(index_rows) else None
     report.last_date = final_state.date

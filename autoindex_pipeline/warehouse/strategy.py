@@ -1,5 +1,6 @@
-"""The strategy tables: ``strategy_configs``, ``allocations``, ``index_values``, ``risk_metrics``
-and ``index_state`` (the level and holdings an incremental update continues from).
+"""The strategy tables: ``strategy_configs``, ``allocations`` and ``allocation_sleeves``,
+``index_values``, ``risk_metrics`` and ``index_state`` (the level and holdings an incremental
+update continues from).
 
 What ``services.index`` and ``services.index_checks`` read and write; every write of one update
 is one transaction.
@@ -17,7 +18,7 @@ import sqlalchemy as sa
 
 from autoindex_pipeline.warehouse import schema
 
-RESULT_TABLES = ("allocations", "index_values", "risk_metrics")
+RESULT_TABLES = ("allocations", "allocation_sleeves", "index_values", "risk_metrics")
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:
@@ -121,8 +122,8 @@ def read_index_history(engine: sa.Engine, name: str, version: str) -> pd.DataFra
 
 
 def read_current_rows(engine: sa.Engine, table_name: str, versions: Mapping[str, str]) -> pd.DataFrame:
-    """Every row of ``allocations`` / ``index_values`` / ``risk_metrics`` for the given
-    ``{strategy: version}``; ``date`` as datetime64[ns]."""
+    """Every row of one of ``RESULT_TABLES`` for the given ``{strategy: version}``; ``date`` as
+    datetime64[ns]."""
     if table_name not in RESULT_TABLES:
         raise ValueError(f"{table_name!r} is not one of {', '.join(RESULT_TABLES)}")
     table = schema.metadata.tables[table_name]
@@ -147,6 +148,7 @@ def write_strategy_update(
     version: str,
     full: bool,
     allocations: pd.DataFrame,
+    sleeves: pd.DataFrame,
     index_rows: pd.DataFrame,
     risk: pd.DataFrame,
     state: Mapping[str, object],
@@ -154,7 +156,8 @@ def write_strategy_update(
     watermark: dt.datetime | None,
 ) -> None:
     """One transaction: a full run replaces the version's rows, an incremental run appends.
-    ``state`` is ``IndexState.to_dict()`` (date, level, holdings)."""
+    ``sleeves`` is ``sleeves.sleeve_rows`` of the allocations; ``state`` is
+    ``IndexState.to_dict()`` (date, level, holdings)."""
     now = dt.datetime.now(dt.UTC)
     keys = {"strategy": name, "version": version}
     tables = [schema.metadata.tables[t] for t in RESULT_TABLES]
@@ -168,6 +171,7 @@ def write_strategy_update(
             for table in tables:
                 conn.execute(table.delete().where(table.c.strategy == name, table.c.version == version, table.c.date >= first))
         _insert(conn, schema.allocations, allocations, keys, now)
+        _insert(conn, schema.allocation_sleeves, sleeves, keys, now)
         _insert(conn, schema.index_values, index_rows, keys, now)
         _insert(conn, schema.risk_metrics, risk, keys, now)
         state_table = schema.index_state

@@ -47,6 +47,27 @@ def test_migrations_build_exactly_the_schema_and_rerun_as_no_op(engine):
     assert diff == []
 
 
+def test_allocation_sleeves_migration_copies_the_stored_contributions(warehouse_url):
+    engine = create_warehouse_engine(warehouse_url)
+    assert upgrade(engine, "0005") == "0005"
+    now = dt.datetime(2025, 1, 2, tzinfo=dt.UTC)
+    rows = [
+        {"strategy": "default", "version": "v1", "date": dt.date(2025, 1, 2), "symbol": s, "weight": w,
+         "momentum_weight": m, "market_cap_weight": c, "risk_parity_weight": r, "computed_at": now}
+        for s, w, m, c, r in (("AAA", 0.6, 0.3, 0.2, 0.1), ("BBB", 0.4, 0.1, 0.1, 0.2))
+    ]
+    with engine.begin() as conn:
+        conn.execute(schema.allocations.insert(), rows)
+    assert upgrade(engine) == head_revision()
+    copied = read.read_table(engine, "allocation_sleeves").sort_values(["symbol", "sleeve"], ignore_index=True)
+    assert list(zip(copied["symbol"], copied["sleeve"], copied["contribution"], strict=True)) == [
+        ("AAA", "market_cap", 0.2), ("AAA", "momentum", 0.3), ("AAA", "risk_parity", 0.1),
+        ("BBB", "market_cap", 0.1), ("BBB", "momentum", 0.1), ("BBB", "risk_parity", 0.2),
+    ]
+    assert copied["sleeve_weight"].isna().all() and copied["signal"].isna().all()  # never stored before
+    assert (copied["strategy"] == "default").all() and (copied["version"] == "v1").all()
+
+
 def test_rewriting_a_range_replaces_rows_instead_of_duplicating(engine):
     frame = _prices(["AAA", "BBB"], "2024-01-01", 10)
     first = load.replace_prices(engine, frame, ["AAA", "BBB"], dt.date(2024, 1, 1), dt.date(2024, 1, 12))
