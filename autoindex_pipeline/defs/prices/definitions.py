@@ -5,10 +5,10 @@ from __future__ import annotations
 import dagster as dg
 
 from autoindex_pipeline.config import AutoIndexConfig
-from autoindex_pipeline.defs.shared import trading_day_partitions
 from autoindex_pipeline.defs.prices.assets import build_prices_asset
 from autoindex_pipeline.defs.prices.schedules import build_prices_schedule
 from autoindex_pipeline.defs.reference.assets import market_cap_data, universe_assets
+from autoindex_pipeline.defs.shared import trading_day_partitions
 
 PRICES_JOB = "prices_job"
 
