@@ -185,6 +185,38 @@ def test_too_many_fields_names_the_line(tmp_path: Path) -> None:
     assert "prices.csv line 3: 8 fields where the header has 7" in str(err)
 
 
+def test_too_few_fields_names_the_file_and_line(tmp_path: Path) -> None:
+    # 4 of 7 fields used to load with high/low/close missing and fail a check much later.
+    err = format_error(write(tmp_path / "prices.csv", HEADER, ROWS[0], "AAPL,2025-01-03,101,103", "", ROWS[2]))
+    assert "prices.csv line 3: 4 fields where the header has 7" in str(err)
+    assert err.line == 3 and len(err.problems) == 1
+    # Empty trailing values are missing data, not a short line; quoted files are counted too.
+    ok = write(tmp_path / "ok.csv", HEADER, "AAPL,2025-01-02,100,102,99,101,")
+    assert len(FilesProvider(ok).fetch_prices(["AAPL"], *SPAN).frame) == 1
+    quoted = write(tmp_path / "q.csv", HEADER, '"AAPL","2025-01-02","100","102","99","101","5"', '"AAPL","2025-01-03"')
+    assert "q.csv line 3: 2 fields where the header has 7" in str(format_error(quoted))
+
+
+def test_gzipped_short_line(tmp_path: Path) -> None:
+    import gzip
+
+    path = tmp_path / "prices.csv.gz"
+    path.write_bytes(gzip.compress(("\n".join([HEADER, ROWS[0], "AAPL,2025-01-03,1"]) + "\n").encode()))
+    assert "prices.csv.gz line 3: 3 fields where the header has 7" in str(format_error(path))
+
+
+def test_symbols_spelled_otherwise_say_they_are_not_in_the_universe(tmp_path: Path) -> None:
+    path = write(tmp_path / "prices.csv", HEADER, *(r.lower() for r in ROWS))
+    with pytest.raises(ProviderError) as info:
+        FilesProvider(path).fetch_prices(["AAPL", "MSFT"], *SPAN)
+    text = str(info.value)
+    assert "symbols not in the universe: 'aapl', 'msft'" in text and "upper case" in text
+    # Some present: the others fail, and say how the files spell them.
+    mixed = write(tmp_path / "mixed.csv", HEADER, ROWS[0], ROWS[3].lower())
+    result = FilesProvider(mixed).fetch_prices(["AAPL", "MSFT"], *SPAN)
+    assert result.failures == {"MSFT": "not in files (spelled 'msft' there)"}
+
+
 def test_parquet_problems_name_the_row_index(tmp_path: Path) -> None:
     frame = pd.DataFrame(
         {"symbol": ["AAPL"] * 3, "date": ["2025-01-02", "2025-01-03", "2025-01-06"], "open": [1.0] * 3,

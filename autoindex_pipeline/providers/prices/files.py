@@ -20,7 +20,8 @@ A file that cannot be read as that layout raises :class:`FilesFormatError`, a ``
 (it is bad input). Its message names the file, the position and the column, e.g.
 ``prices.csv line 7, column 'close': 'abc' is not a number``. Positions are editor line numbers in
 CSV (the header is line 1; a quoted value spanning lines would shift the count) and the 0-based row
-index in Parquet. Checked: empty file, missing required column, a line with too many fields, text
+index in Parquet. Checked: empty file, missing required column, a line with too many or too few
+fields (a short line would otherwise load with its last values missing), text
 that is not UTF-8, missing symbol or date, unparseable date, non-numeric or infinite number, and
 duplicate ``(symbol, date)`` (both positions named, across files too). Every problem found is kept
 on the exception (``problems``); the message shows the first ten.
@@ -31,7 +32,10 @@ changes, or files are added or removed from the folder.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import gzip
+import io
 import re
 import threading
 from collections.abc import Sequence
@@ -138,7 +142,8 @@ class FilesProvider:
         wanted = list(dict.fromkeys(str(s) for s in symbols))
         data = self._load(self.prices_path, PRICES_LAYOUT)
         present = set(data["symbol"].unique())
-        failures = {s: "not in files" for s in wanted if s not in present}
+        _refuse_foreign_symbols(self.prices_path, wanted, present)
+        failures = {s: _absent(s, present) for s in wanted if s not in present}
         mask = data["symbol"].isin(wanted) & (data["date"] >= pd.Timestamp(start)) & (data["date"] <= pd.Timestamp(end))
         frame = normalize_price_frame(data.loc[mask], source=SOURCE)
         if progress is not None:
@@ -170,6 +175,28 @@ class FilesProvider:
             frame = _read_all(files, layout)
             self._cache[key] = (signature, frame)
             return frame
+
+
+def _absent(symbol: str, present: set[str]) -> str:
+    spelled = sorted(p for p in present if p.upper() == symbol.upper())
+    return f"not in files (spelled {', '.join(map(repr, spelled))} there)" if spelled else "not in files"
+
+
+def _refuse_foreign_symbols(path: Path, wanted: list[str], present: set[str]) -> None:
+    """Files that hold prices, but none of the requested symbols, are almost always the wrong
+    files or the wrong spelling (``aapl``); "no prices" would hide which."""
+    if not wanted or not present or present & set(wanted):
+        return
+    foreign = sorted(present)
+    shown = ", ".join(map(repr, foreign[:5])) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+    wanted_upper = {w.upper() for w in wanted}
+    hint = (
+        "; symbols are matched exactly and the universe spells them in upper case: write them that way in the file"
+        if any(p.upper() in wanted_upper for p in foreign)
+        else "; check that providers.files.prices_path names the right files and the universe the right symbols"
+    )
+    raise ProviderError(f"{path}: symbols not in the universe: {shown} (none of the {len(wanted)} requested "
+                        f"symbols is in the files){hint}")
 
 
 def _list_files(path: Path, layout: _Layout) -> list[Path]:
@@ -317,11 +344,14 @@ def _read_csv(path: Path, shown: str, layout: _Layout) -> pd.DataFrame:
                 raw = pd.read_csv(path, dtype={**{c: str for c in header if c not in numeric}, **numeric},
                                   keep_default_na=False, na_values={c: _NA_SPELLINGS for c in numeric}, **options)
                 if all(np.isfinite(raw[c].to_numpy()[raw[c].notna().to_numpy()]).all() for c in numeric):
+                    _check_short_lines(path, shown, len(header))
                     return raw.fillna({c: "" for c in header if c not in numeric})
             except (ValueError, TypeError):
                 pass
         # Everything as text: the validation then finds and locates whatever is wrong.
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, **options)
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False, **options)
+        _check_short_lines(path, shown, len(header))
+        return raw
     except pd.errors.EmptyDataError:
         message = f"file is empty (expected a header line {expected!r})"
         raise FilesFormatError([FileProblem(shown, "line 1", (layout.required[0],), message, 1)]) from None
@@ -335,6 +365,42 @@ def _read_csv(path: Path, shown: str, layout: _Layout) -> pd.DataFrame:
         raise FilesFormatError([FileProblem(shown, "", (), f"not a readable CSV file: {str(exc).strip()}")]) from None
     except UnicodeDecodeError as exc:
         raise FilesFormatError([FileProblem(shown, "", (), f"not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
+
+
+def _check_short_lines(path: Path, shown: str, width: int) -> None:
+    """pandas fills a line with fewer fields than the header with missing values; that is a
+    truncated or hand-edited line, not missing data, so it is a format error."""
+    short = _short_lines(path, width)
+    if short:
+        problems = [FileProblem(shown, f"line {line}", (), f"{saw} fields where the header has {width}", line)
+                    for line, saw in short[:_MAX_KEPT_PROBLEMS]]
+        raise FilesFormatError(problems, max(len(short) - _MAX_KEPT_PROBLEMS, 0))
+
+
+def _short_lines(path: Path, width: int) -> list[tuple[int, int]]:
+    """(line, fields) of every non-blank line after the header with fewer than ``width`` fields."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rb") as handle:
+        data = handle.read()
+    if b'"' in data:
+        # Quoted fields may hold commas or newlines: let the csv module count.
+        reader = csv.reader(io.StringIO(data.decode("utf-8-sig")))
+        out = []
+        for row in reader:
+            if reader.line_num > 1 and row and any(f.strip() for f in row) and len(row) < width:
+                out.append((reader.line_num, len(row)))
+        return out
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    chars = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(chars == ord("\n"))
+    commas = np.concatenate(([0], np.cumsum(chars == ord(","))))
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    fields = commas[ends] - commas[starts] + 1
+    content = np.concatenate(([0], np.cumsum(~np.isin(chars, np.frombuffer(b" \t\r\n", dtype=np.uint8)))))
+    blank = (content[ends] - content[starts]) == 0
+    bad = np.flatnonzero((fields < width) & ~blank)
+    return [(int(i) + 1, int(fields[i])) for i in bad if i > 0]
 
 
 def _read_parquet(path: Path, shown: str, layout: _Layout) -> pd.DataFrame:
