@@ -1,7 +1,8 @@
-"""TwelveData daily bars and shares outstanding, over plain HTTP.
+"""TwelveData daily bars over plain HTTP; shares outstanding through :mod:`.twelvedata_shares`.
 
-``GET /time_series`` for batches of symbols (one credit per symbol per request) and
-``GET /statistics`` per symbol for shares outstanding. Built on the shared policy in
+``GET /time_series`` for batches of symbols (one credit per symbol per request); ``GET
+/statistics`` per symbol for shares outstanding, in its own client that shares this provider's
+HTTP client and credit limiter. Built on the shared policy in
 :mod:`autoindex_pipeline.providers.http` (limiter, retries, counting, redaction).
 
 How it differs from the old system's client:
@@ -18,33 +19,20 @@ How it differs from the old system's client:
 * ``end`` is inclusive (TwelveData treats a daily ``end_date`` as exclusive), long ranges are
   split so ``outputsize`` can never truncate a series, and numbers are parsed strictly: a bar
   that is not a number fails its symbol instead of becoming NaN;
-* shares outstanding are point-in-time honest: the endpoint only knows today's figure, so a
-  request for an earlier ``end`` returns nothing (and says why) rather than back-filling the past
-  with today's share count.
+* shares outstanding are point-in-time honest (see :mod:`.twelvedata_shares`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import pandas as pd
 
-from autoindex_pipeline.providers.prices.base import (
-    CallStats,
-    FetchResult,
-    ProgressCallback,
-    ProviderError,
-    empty_price_frame,
-    normalize_price_frame,
-    normalize_shares_frame,
-)
 from autoindex_pipeline.providers.http import (
     Classification,
     HttpClient,
@@ -53,36 +41,41 @@ from autoindex_pipeline.providers.http import (
     RetriesExhausted,
     RetryPolicy,
     Verdict,
-    parse_retry_after,
 )
+from autoindex_pipeline.providers.prices.base import (
+    CallStats,
+    FetchResult,
+    ProgressCallback,
+    ProviderError,
+    empty_price_frame,
+    normalize_price_frame,
+)
+from autoindex_pipeline.providers.prices.twelvedata_shares import (
+    DEFAULT_STATISTICS_CREDITS,
+    PlanLimitExceeded,
+    StatisticsClient,
+)
+from autoindex_pipeline.providers.prices.twelvedata_wire import (
+    EXCHANGE_TIMEZONE,
+    SOURCE,
+    _classify_error,
+    _error_code,
+    _is_error,
+    _json_object,
+    _unique,
+)
+
+__all__ = ["DEFAULT_STATISTICS_CREDITS", "PlanLimitExceeded", "TwelveDataProvider"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://api.twelvedata.com"
-SOURCE = "twelvedata"
 MAX_BATCH_SIZE = 120
 MAX_OUTPUTSIZE = 5000
 # A daily series has at most one bar per calendar day, so a window this long can never reach
 # outputsize and be silently cut (7-day crypto series included).
 WINDOW_DAYS = MAX_OUTPUTSIZE - 1
-# /statistics is a fundamentals endpoint billed per symbol well above a time series; TwelveData
-# lists it at 50 credits. Plans and prices change, hence a constructor argument.
-DEFAULT_STATISTICS_CREDITS = 50
-EXCHANGE_TIMEZONE = "America/New_York"
 PRICE_VALUE_COLUMNS = ("open", "high", "low", "close", "volume")
-
-
-def _today_in(clock: Callable[[], float], tz_name: str) -> dt.date:
-    try:
-        tz = ZoneInfo(tz_name)
-    except Exception:  # an unknown zone name from the provider must not break the fetch
-        tz = ZoneInfo(EXCHANGE_TIMEZONE)
-    return dt.datetime.fromtimestamp(clock(), tz).date()
-
-
-def _unique(symbols: Sequence[str]) -> list[str]:
-    # Order kept so batches and progress follow the caller's list.
-    return list(dict.fromkeys(s.strip() for s in symbols if s and s.strip()))
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:
@@ -97,27 +90,6 @@ def _date_windows(start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date]]
         windows.append((lo, hi))
         lo = hi + dt.timedelta(days=1)
     return windows
-
-
-def _json_object(response: httpx.Response) -> tuple[dict[str, Any] | None, str | None]:
-    try:
-        body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
-        return None, f"malformed response: HTTP {response.status_code} body is not JSON"
-    if not isinstance(body, dict):
-        return None, f"malformed response: expected a JSON object, got {type(body).__name__}"
-    return body, None
-
-
-def _error_code(body: dict[str, Any], fallback: int) -> int:
-    try:
-        return int(body.get("code"))
-    except (TypeError, ValueError):
-        return fallback
-
-
-def _is_error(entry: Any) -> bool:
-    return isinstance(entry, dict) and str(entry.get("status", "")).lower() == "error"
 
 
 def _is_no_data(code: int, message: str) -> bool:
@@ -180,6 +152,13 @@ class TwelveDataProvider:
             sleep=self._sleep,
             transport=transport,
         )
+        self._statistics = StatisticsClient(
+            self._http,
+            statistics_credits=self.statistics_credits,
+            credits_per_minute=self.credits_per_minute,
+            clock=self._clock,
+            credits_reset=self._seconds_to_next_minute,
+        )
 
     def __repr__(self) -> str:
         return f"TwelveDataProvider(batch_size={self.batch_size}, credits_per_minute={self.credits_per_minute})"
@@ -197,6 +176,11 @@ class TwelveDataProvider:
         # TwelveData counts credits per clock minute and its 429 says "wait for the next minute";
         # exponential backoff from one second would burn the remaining attempts inside it.
         return 60.0 - (self._clock() % 60.0) + 1.0
+
+    def fetch_shares(self, symbols: Sequence[str], end: dt.date) -> FetchResult:
+        """Shares outstanding known on ``end`` (today only); raises :class:`PlanLimitExceeded`
+        when one call costs more than the plan's credits per minute."""
+        return self._statistics.fetch_shares(symbols, end)
 
     # ----------------------------------------------------------------------------------------
     # Prices
@@ -395,84 +379,6 @@ class TwelveDataProvider:
         frame = frame.drop_duplicates(subset=["date"], keep="last")
         return frame.reset_index(drop=True), 0, ""
 
-    # ----------------------------------------------------------------------------------------
-    # Shares outstanding
-
-    def fetch_shares(self, symbols: Sequence[str], end: dt.date) -> FetchResult:
-        wanted = _unique(symbols)
-        stats = CallStats()
-        failures: dict[str, str] = {}
-        rows: list[dict[str, Any]] = []
-        today = _today_in(self._clock, EXCHANGE_TIMEZONE)
-        if end < today:
-            # Not worth the credits: today's figure must not be stamped onto an earlier date.
-            reason = (
-                f"TwelveData /statistics only gives the current shares outstanding (known from {today}); "
-                f"it cannot say what was known on {end}"
-            )
-            return FetchResult(self._shares_frame(rows), {s: reason for s in wanted}, stats)
-        if self.statistics_credits > self.credits_per_minute:
-            raise ProviderError(
-                f"twelvedata: /statistics costs {self.statistics_credits} credits but the plan allows "
-                f"{self.credits_per_minute} per minute; use a file source for shares outstanding"
-            )
-        for index, symbol in enumerate(wanted):
-            try:
-                response = self._http.get(
-                    "/statistics",
-                    {"symbol": symbol},
-                    stats=stats,
-                    cost=self.statistics_credits,
-                    classify=_statistics_classifier(self._seconds_to_next_minute),
-                )
-            except RetriesExhausted as exc:
-                failures[symbol] = str(exc)
-                continue
-            except QuotaExhausted as exc:
-                for rest in wanted[index:]:
-                    failures[rest] = f"not requested: {exc}"
-                break
-            row, reason = self._parse_statistics(symbol, response, end)
-            if row is None:
-                failures[symbol] = reason
-            else:
-                rows.append(row)
-        return FetchResult(self._shares_frame(rows), failures, stats)
-
-    def _parse_statistics(
-        self, symbol: str, response: httpx.Response, end: dt.date
-    ) -> tuple[dict[str, Any] | None, str]:
-        body, problem = _json_object(response)
-        if body is None:
-            return None, str(problem)
-        if _is_error(body):
-            code = _error_code(body, response.status_code)
-            message = self._http.redact(str(body.get("message", "no message")))
-            if code == 403:
-                return None, f"TwelveData 403: the plan does not include fundamentals ({message})"
-            return None, f"TwelveData error {code}: {message}"
-        stock = (body.get("statistics") or {}).get("stock_statistics") or {}
-        value = stock.get("shares_outstanding") if isinstance(stock, dict) else None
-        try:
-            shares = float(value)
-        except (TypeError, ValueError):
-            return None, "no shares_outstanding in the /statistics response"
-        if not shares > 0:
-            return None, f"implausible shares_outstanding {value!r}"
-        meta = body.get("meta") or {}
-        tz_name = meta.get("exchange_timezone") if isinstance(meta, dict) else None
-        known_from = _today_in(self._clock, tz_name or EXCHANGE_TIMEZONE)
-        if known_from > end:
-            # An exchange east of New York may already be on tomorrow's date.
-            return None, f"shares outstanding known from {known_from}, after {end}"
-        return {"symbol": symbol, "date": known_from, "shares_outstanding": shares}, ""
-
-    @staticmethod
-    def _shares_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-        frame = pd.DataFrame.from_records(rows, columns=["symbol", "date", "shares_outstanding"])
-        return normalize_shares_frame(frame, source=SOURCE)
-
-
 def _time_series_classifier(
     n_symbols: int, credits_reset: Callable[[], float]
 ) -> Callable[[httpx.Response], Classification | None]:
@@ -500,44 +406,3 @@ def _time_series_classifier(
         return Classification(Verdict.RETRY, "malformed response: not a batch of series")
 
     return classify
-
-
-def _statistics_classifier(credits_reset: Callable[[], float]) -> Callable[[httpx.Response], Classification | None]:
-    def classify(response: httpx.Response) -> Classification | None:
-        body, problem = _json_object(response)
-        if body is None:
-            if response.status_code == 401:
-                return Classification(Verdict.FATAL, "API key rejected (HTTP 401)")
-            return Classification(Verdict.RETRY, str(problem)) if response.status_code < 300 else None
-        if _is_error(body):
-            # 403 here is "your plan has no fundamentals": per symbol, not fatal.
-            return _classify_error(body, response, credits_reset, fatal_403=False)
-        if response.status_code >= 300:
-            return None
-        if isinstance(body.get("statistics"), dict):
-            return Classification(Verdict.OK)
-        return Classification(Verdict.RETRY, "malformed response: no 'statistics' object")
-
-    return classify
-
-
-def _classify_error(
-    body: dict[str, Any], response: httpx.Response, credits_reset: Callable[[], float], *, fatal_403: bool
-) -> Classification:
-    code = _error_code(body, response.status_code)
-    message = str(body.get("message", "no message"))
-    if code == 401:
-        return Classification(Verdict.FATAL, f"API key rejected (401): {message}")
-    if code == 403 and fatal_403:
-        return Classification(Verdict.FATAL, f"access denied (403): {message}")
-    if code == 429:
-        # A Retry-After header, when sent, still wins: the HTTP layer only fills in a missing one.
-        retry_after = parse_retry_after(response)
-        return Classification(
-            Verdict.RETRY,
-            f"TwelveData error 429: {message}",
-            retry_after if retry_after is not None else credits_reset(),
-        )
-    if code >= 500:
-        return Classification(Verdict.RETRY, f"TwelveData error {code}: {message}")
-    return Classification(Verdict.FAIL, f"TwelveData error {code}: {message}")
