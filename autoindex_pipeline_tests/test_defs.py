@@ -41,7 +41,8 @@ SCHEDULES = {
     "vacuum_analyze_warehouse_schedule": ("vacuum_warehouse_job", "0 3 * * 0"),
     "backup_restore_test_schedule": ("backup_restore_test_job", "0 4 1 * *"),
 }
-ALERT_SENSORS = {"index_daily_drop", "stale_prices", "failed_blocking_checks", "provider_health", "news_feed", "run_failures"}
+ALERT_SENSORS = {"index_daily_drop", "stale_prices", "failed_blocking_checks", "provider_health", "news_feed", "run_failures",
+                 "deliver_alerts"}
 
 
 def _assert_location(definitions: dg.Definitions, executor: str) -> None:

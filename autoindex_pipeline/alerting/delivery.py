@@ -139,7 +139,7 @@ def url_secrets(url: str) -> list[str]:
         path = parsed.raw_path.decode("ascii", "replace")
         if len(path) >= 8:
             secrets.add(path)
-    except Exception:  # noqa: BLE001 - an unparsable URL is still redacted as given
+    except Exception:  # an unparsable URL is still redacted as given
         pass
     return sorted(secrets, key=len, reverse=True)
 

@@ -21,7 +21,7 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Literal
@@ -123,14 +123,31 @@ class Notifier:
 
     # -- public
 
-    def send(self, alert: Alert) -> DeliveryReport:
-        """Deliver one alert; never raises."""
+    def send(self, alert: Alert, channels: Collection[str] | None = None) -> DeliveryReport:
+        """Deliver one alert; never raises. ``channels`` limits the send to those channels (the
+        outbox passes the ones that do not have the alert yet); the others are ``skipped``."""
         alert = alert.with_run_url(self.settings.ui_base_url)
         report = DeliveryReport(dedup_key=alert.dedup_key, severity=alert.severity)
-        report.channels["log"] = self._guard("log", self._send_log, alert)
-        report.channels["slack"] = self._route_slack(alert)
-        report.channels["email"] = self._route_email(alert)
+        routes = {
+            "log": lambda: self._guard("log", self._send_log, alert),
+            "slack": lambda: self._route_slack(alert),
+            "email": lambda: self._route_email(alert),
+        }
+        for name, route in routes.items():
+            wanted = channels is None or name in channels
+            report.channels[name] = route() if wanted else ChannelResult("skipped", "not sent this time")
         return report
+
+    def channels_for(self, alert: Alert) -> list[str]:
+        """The channels this alert is routed to: ``log`` always, Slack and email when configured
+        and the severity reaches their minimum."""
+        s = self.settings
+        out = ["log"]
+        if s.slack_webhook_url_env and at_least(alert.severity, s.slack_min_severity):
+            out.append("slack")
+        if s.email is not None and at_least(alert.severity, s.email.email_min_severity):
+            out.append("email")
+        return out
 
     def send_all(self, alerts: Iterable[Alert]) -> list[DeliveryReport]:
         return [self.send(alert) for alert in alerts]
@@ -167,7 +184,7 @@ class Notifier:
         problem: str | None = None
         try:
             return send(alert)
-        except Exception as exc:  # noqa: BLE001 - a channel must never break the caller
+        except Exception as exc:  # a channel must never break the caller
             problem = redact(f"unexpected {type(exc).__name__}: {exc}", self._secrets())
         # Logged outside the except block so no traceback (which may quote a URL) rides along.
         logger.error("alert %s: %s channel failed: %s", alert.dedup_key, channel, problem)

@@ -377,3 +377,38 @@ price_absences = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_price_absences_symbol", "symbol"),
 )
+
+# Alerts the sensors found, waiting for (or done with) delivery: the sensors only record here,
+# the `deliver_alerts` sensor sends. The dedup key is the primary key, so an alert recorded twice
+# is stored once; `delivered` lists the channels that already have it, so a retry after a
+# partial failure sends only to the others.
+alert_outbox = sa.Table(
+    "alert_outbox",
+    metadata,
+    sa.Column("dedup_key", sa.String(255), primary_key=True),
+    sa.Column("alert", sa.Text, nullable=False),
+    sa.Column("severity", sa.String(8), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("status", sa.String(8), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True)),
+    sa.Column("sent_at", sa.DateTime(timezone=True)),
+    sa.Column("delivered", sa.String(64), nullable=False),
+    sa.Index("ix_alert_outbox_status_next", "status", "next_attempt_at"),
+)
+
+# Each fetching run's provider calls (every attempt), written even when the run fails, so the
+# provider_health sensor counts a run once and sees total outages that materialize nothing.
+provider_calls = sa.Table(
+    "provider_calls",
+    metadata,
+    sa.Column("run_id", sa.String(64), primary_key=True),
+    sa.Column("asset", sa.String(64), nullable=False),
+    sa.Column("provider", sa.String(32), nullable=False),
+    sa.Column("calls", sa.Integer, nullable=False),
+    sa.Column("succeeded", sa.Integer, nullable=False),
+    sa.Column("failed", sa.Integer, nullable=False),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_provider_calls_provider_at", "provider", "at"),
+)

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from autoindex_pipeline.cli.runner import run_prices_job
 from autoindex_pipeline.config import DATABASE_URL_ENV_VAR, load_config
 from autoindex_pipeline.definitions import build_definitions
-from autoindex_pipeline.defs.alerts.sensors import index_daily_drop
+from autoindex_pipeline.defs.alerts.sensors import deliver_alerts, index_daily_drop
 from autoindex_pipeline.warehouse import schema
 from autoindex_pipeline.warehouse.engine import create_warehouse_engine
 from autoindex_pipeline.warehouse.migrate import upgrade
@@ -93,6 +93,11 @@ def _insert_index(engine, version, rows):
         ])
 
 
+def _deliver(resources):
+    with dg.build_sensor_context(resources=resources) as context:
+        return deliver_alerts(context)
+
+
 def test_a_simulated_drop_notifies_exactly_once_and_a_new_drop_again(webhook_config, httpserver):
     path, config, engine = webhook_config
     httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
@@ -101,9 +106,12 @@ def test_a_simulated_drop_notifies_exactly_once_and_a_new_drop_again(webhook_con
     resources = build_definitions(path).resources
 
     def tick(cursor):
+        # The sensor records into the outbox; deliver_alerts sends.
         with dg.build_sensor_context(cursor=cursor, resources=resources) as context:
             result = index_daily_drop(context)
-            return result, context.cursor
+            cursor = context.cursor
+        _deliver(resources)
+        return result, cursor
 
     _, cursor = tick(None)
     assert len(httpserver.log) == 1
@@ -127,6 +135,7 @@ def test_a_failing_channel_never_fails_the_sensor(webhook_config, httpserver):
     with dg.build_sensor_context(resources=resources) as context:
         index_daily_drop(context)  # no exception
         assert context.cursor  # the event is recorded: logged, not retried forever
+    _deliver(resources)  # no exception either: the failure is kept for a later retry
     assert len(httpserver.log) >= 1
 
 
