@@ -10,7 +10,7 @@ import pandas as pd
 from autoindex_pipeline.cli.runner import run_prices_job
 from autoindex_pipeline.config import load_config
 from autoindex_pipeline.definitions import build_definitions
-from autoindex_pipeline.defs.alerts.sensors import failed_blocking_checks, provider_health
+from autoindex_pipeline.defs.alerts.sensors import failed_blocking_checks, provider_health, run_failures
 from autoindex_pipeline.warehouse import outbox, schema
 from autoindex_pipeline.warehouse.engine import create_warehouse_engine
 from autoindex_pipeline.warehouse.provider_calls import record_run_calls
@@ -105,3 +105,20 @@ def test_provider_health_counts_each_run_once_and_sees_a_total_outage(stack, tmp
     _tick(provider_health, resources, instance, cursor)
     [alert] = [r.alert for r in outbox.rows(engine)]
     assert (alert.kind, alert.severity, alert.asset, alert.run_id) == ("provider_outage", "critical", "twelvedata", failed.run_id)
+
+
+def test_a_failed_run_is_recorded_for_delivery_not_sent_inside_the_sensor(stack):
+    path, config, instance = stack
+    resources = build_definitions(path).resources
+    engine = create_warehouse_engine(config.database_url())
+    failed = dg.materialize([toy], instance=instance, partition_key="2025-06-09", raise_on_error=False)
+    event = instance.get_records_for_run(failed.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records[0]
+    for _ in range(2):  # the daemon may hand the same failure over again: stored once
+        with dg.build_run_status_sensor_context(
+            sensor_name="run_failures", dagster_event=event.event_log_entry.dagster_event, dagster_instance=instance,
+            dagster_run=instance.get_run_by_id(failed.run_id), resources=resources,
+        ) as context:
+            run_failures(context.for_run_failure())
+    [row] = outbox.rows(engine)
+    assert row.dedup_key == f"run_failure:{failed.dagster_run.job_name}:{failed.run_id}"
+    assert (row.alert.severity, row.alert.partition, row.status) == ("critical", "2025-06-09", "pending")

@@ -42,7 +42,7 @@ class _Inbox:
         self.messages: list[tuple[str, list[str], Message]] = []
         self.replies: list[str] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd's hook name
         if self.replies:
             return self.replies.pop(0)
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
@@ -273,3 +273,27 @@ def test_smtp_retries_a_busy_server_and_not_a_refusal(httpserver: HTTPServer, sm
     sleeps.clear()
     mail = _notifier(_settings(port, slack_webhook_url_env=None), httpserver, sleeps).send(_critical()).channels["email"]
     assert mail.status == "error" and mail.attempts == 1 and sleeps == [] and "554" in mail.detail
+
+
+def test_the_outbox_can_send_to_the_missing_channels_only(httpserver: HTTPServer, smtp):
+    inbox, port = smtp
+    notifier = _notifier(_settings(port), httpserver)
+    assert notifier.channels_for(_warning()) == ["log", "slack"]
+    assert notifier.channels_for(_critical()) == ["log", "slack", "email"]
+    # Slack already has it: only email is tried, and Slack sees no request.
+    report = notifier.send(_critical(), channels=["email"])
+    assert report.delivered_to == ["email"] and len(inbox.messages) == 1
+    assert report.channels["slack"].status == "skipped" and report.channels["log"].status == "skipped"
+    assert httpserver.log == []
+
+
+def test_the_outbox_settings_make_one_short_attempt_per_channel(smtp):
+    from autoindex_pipeline.alerting.outbox import bounded_settings
+
+    _, port = smtp
+    settings = _settings(port, slack_timeout_seconds=30, slack_max_attempts=5)
+    bounded = bounded_settings(settings, channel_timeout=5)
+    assert (bounded.slack_max_attempts, bounded.slack_timeout_seconds) == (1, 5)
+    assert (bounded.email.max_attempts, bounded.email.timeout_seconds) == (1, 5)
+    assert bounded.slack_min_severity == settings.slack_min_severity and bounded.email.to == settings.email.to
+    assert bounded_settings(_settings(port, slack_timeout_seconds=2), 5).slack_timeout_seconds == 2
