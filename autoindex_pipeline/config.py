@@ -115,6 +115,12 @@ class PricesConfig(_Strict):
     min_symbol_coverage: Annotated[float, Field(gt=0, le=1)] = 0.98
     """A session with fewer symbols than this share of the universe counts as incomplete for
     the smart refresh."""
+    hold_incomplete_sessions: Annotated[int, Field(ge=0)] | None = 3
+    """Complete sessions only: a session among the newest N stored ones where a constituent has
+    no close (and no known reason: a recorded absence, an excluded print, not listed yet) holds
+    the index until the close arrives or the gap is settled; an older gap is published with the
+    methodology's forward fill and reported. 0 = never hold (missing or refused closes are
+    treated as missing at once, "quarantine"); null = hold for every gap until it is settled."""
 
 
 StrategyConfig = StrategyParams

@@ -11,6 +11,13 @@ Known reasons a constituent has no valid close on session D:
 
 Anything else (the provider did not deliver it, a delivery was refused by a blocking check) leaves
 D incomplete. Completeness is judged against the universe, never against the rows a run wrote.
+
+Holding is for the frontier, where late data can still arrive (the catch-up re-fetches it): only
+the newest ``hold_sessions`` stored sessions can hold the index, and a constituent counts as
+expected on D only when it had a valid close on one of the ``hold_sessions`` sessions before D
+(or on D). An older gap is history: the methodology's forward fill applies and the gap is
+reported, not waited for; a constituent silent for longer (delisted without a recorded absence)
+stops holding anything. ``hold_sessions=None`` waits for every gap of the window.
 """
 
 from __future__ import annotations
@@ -58,13 +65,16 @@ def unaccounted_closes(
     first_close: pd.Series,
     absences: pd.DataFrame | None = None,
     excluded: pd.DataFrame | None = None,
+    recent_sessions: int | None = None,
 ) -> pd.DataFrame:
     """(date, symbol) cells of ``raw_closes`` (sessions x expected symbols, raw stored closes,
     NaN where no row) with no valid close and no known reason.
 
     ``first_close``: symbol -> first session with a valid stored close anywhere in the history
     (NaT: never). ``absences``: symbol, date_from, date_to (NaT = open-ended), inclusive.
-    ``excluded``: symbol, date of audited ``exclude`` overrides.
+    ``excluded``: symbol, date of audited ``exclude`` overrides. ``recent_sessions``: a symbol
+    is expected on D only if it has a valid close among the rows of ``raw_closes`` within that
+    many sessions before D (None: always, once listed).
     """
     sessions = pd.DatetimeIndex(raw_closes.index)
     symbols = pd.Index(raw_closes.columns, dtype=object)
@@ -92,18 +102,27 @@ def unaccounted_closes(
         keep = (cols >= 0) & (rows >= 0)
         known[rows[keep], cols[keep]] = True
     gap = listed & ~valid & ~known
+    if recent_sessions is not None:
+        # Valid closes among the `recent_sessions` rows before each row (a cumulative count).
+        cum = np.vstack([np.zeros((1, valid.shape[1])), np.cumsum(valid, axis=0)])
+        rows = np.arange(len(sessions))
+        lo = np.maximum(rows - recent_sessions, 0)
+        gap &= (cum[rows] - cum[lo])[:, :] > 0
     r, c = np.nonzero(gap)
     out = pd.DataFrame({"date": sessions[r], "symbol": symbols.to_numpy()[c]})
     return out.sort_values(["date", "symbol"], ignore_index=True)
 
 
-def gate(sessions: pd.DatetimeIndex, missing: pd.DataFrame) -> GateVerdict:
+def gate(sessions: pd.DatetimeIndex, missing: pd.DataFrame, frontier: pd.Timestamp | None = None) -> GateVerdict:
     """The window's verdict: complete up to the session before the first one with a missing
-    close; that session and every later one are held (an index is a path: it cannot skip a day)."""
+    close; that session and every later one are held (an index is a path: it cannot skip a day).
+    Only missing closes on or after ``frontier`` (the first of the newest sessions that may still
+    receive late data) hold; earlier ones are reported in ``missing`` but published."""
     sessions = pd.DatetimeIndex(sessions)
-    if missing.empty or sessions.empty:
+    holding = missing if frontier is None else missing[missing["date"] >= pd.Timestamp(frontier)]
+    if holding.empty or sessions.empty:
         return GateVerdict(sessions[-1] if len(sessions) else None, sessions[:0], missing.reset_index(drop=True))
-    first_bad = pd.Timestamp(missing["date"].min())
+    first_bad = pd.Timestamp(holding["date"].min())
     held = sessions[sessions >= first_bad]
     before = sessions[sessions < first_bad]
     return GateVerdict(before[-1] if len(before) else None, held, missing.reset_index(drop=True))

@@ -21,15 +21,28 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
 
 
-def session_gate(engine: sa.Engine, symbols: Sequence[str], raw_closes: pd.DataFrame) -> GateVerdict:
-    """The verdict on the sessions of ``raw_closes`` (sessions x ``symbols``, stored closes as
-    they are, NaN where no row)."""
+def session_gate(
+    engine: sa.Engine,
+    symbols: Sequence[str],
+    raw_closes: pd.DataFrame,
+    judged_from: pd.Timestamp,
+    hold_sessions: int | None,
+) -> GateVerdict:
+    """The verdict on the sessions of ``raw_closes`` from ``judged_from`` on (sessions x
+    ``symbols``, stored closes as they are, NaN where no row; earlier rows are the recent past
+    the activity rule reads). ``hold_sessions``: ``prices.hold_incomplete_sessions``."""
     window = raw_closes.reindex(columns=list(symbols))
+    judged = window.index[window.index >= pd.Timestamp(judged_from)]
+    if hold_sessions == 0 or judged.empty:
+        return gate(judged, pd.DataFrame({"date": pd.Series(dtype="datetime64[ns]"), "symbol": pd.Series(dtype=object)}))
     overrides = read_overrides(engine)
     missing = unaccounted_closes(
         window,
         read_first_closes(engine, list(symbols)),
         read_absences(engine, list(symbols)),
         overrides.loc[overrides["action"] == "exclude", ["symbol", "date"]],
+        recent_sessions=hold_sessions,
     )
-    return gate(window.index, missing)
+    missing = missing[missing["date"] >= judged[0]]
+    frontier = None if hold_sessions is None else window.index[-min(hold_sessions, len(window.index))]
+    return gate(judged, missing, frontier=frontier)

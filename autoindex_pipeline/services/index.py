@@ -30,6 +30,7 @@ from autoindex_pipeline.domain.calendar import sessions_between
 from autoindex_pipeline.domain.index import IndexState, benchmark_levels, compute_index
 from autoindex_pipeline.domain.params import StrategyParams
 from autoindex_pipeline.domain.sleeves import SLEEVES, sleeve_rows
+from autoindex_pipeline.services.gate import session_gate
 from autoindex_pipeline.services.returns import read_clean_returns
 from autoindex_pipeline.warehouse.read import read_shares
 from autoindex_pipeline.warehouse.strategy import (
@@ -62,6 +63,9 @@ class UpdateReport:
     metric_rows: int = 0
     final_level: float | None = None
     notes: list[str] = field(default_factory=list)
+    held_from: pd.Timestamp | None = None
+    """First session the index waits for (complete sessions only), None when it is not held."""
+    held_reason: str | None = None
 
 
 def sync_strategy_configs(engine: sa.Engine, config: AutoIndexConfig) -> pd.DataFrame:
@@ -93,7 +97,11 @@ def _inputs(engine: sa.Engine, config: AutoIndexConfig, strat: StrategyParams, f
             engine, sessions[0] - pd.Timedelta(days=strat.sentiment_window_days), sessions[-1], symbols
         )
         sentiment = strategy.sentiment_z(daily, sessions, strat.sentiment_window_days, symbols)
-    return sessions, clean, returns, shares, sentiment
+    return sessions, prices.raw, clean, returns, shares, sentiment
+
+
+def _cap(frame: pd.DataFrame | None, last: pd.Timestamp) -> pd.DataFrame | None:
+    return None if frame is None else frame.loc[frame.index <= last]
 
 
 def update_strategy(engine: sa.Engine, config: AutoIndexConfig, name: str) -> UpdateReport:
@@ -118,7 +126,26 @@ def update_strategy(engine: sa.Engine, config: AutoIndexConfig, name: str) -> Up
 
     start = pd.Timestamp(strat.start_date or config.prices.start_date)
     first_needed = start if full else state_date
-    sessions, clean, returns, shares, sentiment = _inputs(engine, config, strat, first_needed, last)
+    sessions, raw, clean, returns, shares, sentiment = _inputs(engine, config, strat, first_needed, last)
+    # Complete sessions only: the index goes no further than the last session on which every
+    # constituent has a close or a known reason (services/gate.py); it resumes by itself.
+    judged_from = first_needed if full else sessions[sessions > state_date][0]
+    verdict = session_gate(engine, config.symbols, raw, judged_from, config.prices.hold_incomplete_sessions)
+    if verdict.holds:
+        report.held_from, report.held_reason = verdict.held[0], verdict.describe()
+        report.notes.append(f"held: {report.held_reason}")
+        cap = verdict.last_complete
+        if cap is None or (not full and cap <= state_date):
+            report.mode = "held"
+            report.last_date = state_date
+            return report
+        sessions = sessions[sessions <= cap]
+        clean, returns, shares, sentiment = (_cap(f, cap) for f in (clean, returns, shares, sentiment))
+    elif len(verdict.missing):
+        report.notes.append(
+            f"{len(verdict.missing)} close(s) missing before the newest sessions, published with the forward fill "
+            f"(first: {verdict.missing.iloc[0]['symbol']} {verdict.missing.iloc[0]['date'].date()})"
+        )
     candidate_dates = strategy.rebalance_dates(sessions, strat.rebalance_frequency, start, config.prices.calendar)
     if full:
         report.mode = "full" if state_row is None else f"full (inputs changed from {dirty_from.date()})"

@@ -19,7 +19,7 @@ OPEN, RESOLVED = "open", "resolved"
 ABSENCE_KINDS = ("halt", "delisted", "no_data")
 
 
-def _insert(conn: sa.Connection):  # noqa: ANN202 - the dialect's insert() with ON CONFLICT
+def _insert(conn: sa.Connection):
     if is_postgres(conn.engine):
         from sqlalchemy.dialects.postgresql import insert
     else:
@@ -160,3 +160,17 @@ def record_absence(engine: sa.Engine, symbol: str, date_from: dt.date, date_to: 
             at=now, who=who, action=f"absence_{kind}", reason=reason, symbols=symbol.upper(),
             date_from=date_from, date_to=date_to,
         ))
+
+
+def read_stored_keys(engine: sa.Engine, keys: Sequence[tuple[str, dt.date]]) -> set[tuple[str, dt.date]]:
+    """Which of these (symbol, date) keys have a stored price row."""
+    if not keys:
+        return set()
+    table = schema.prices
+    found: set[tuple[str, dt.date]] = set()
+    with engine.connect() as conn:
+        for lo in range(0, len(keys), 500):
+            chunk = list(keys[lo : lo + 500])
+            rows = conn.execute(sa.select(table.c.symbol, table.c.date).where(sa.tuple_(table.c.symbol, table.c.date).in_(chunk)))
+            found.update((s, d) for s, d in rows)
+    return found

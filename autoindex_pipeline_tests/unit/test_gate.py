@@ -69,3 +69,19 @@ def test_the_first_session_incomplete_holds_everything():
     raw = _grid(A=[np.nan, 2, 3, 4])
     verdict = gate(S, unaccounted_closes(raw, _first(A="2020-01-02")))
     assert verdict.last_complete is None and list(verdict.held) == list(S)
+
+
+def test_only_the_frontier_holds_older_gaps_are_published_and_reported():
+    raw = _grid(A=[1, np.nan, 3, 4], B=[5, 6, 7, np.nan])
+    missing = unaccounted_closes(raw, _first(A="2020-01-02", B="2020-01-02"))
+    verdict = gate(S, missing, frontier=S[2])  # the newest two sessions may still receive data
+    assert list(verdict.held) == [S[3]] and verdict.last_complete == S[2]
+    assert len(verdict.missing) == 2  # the 03-04 gap is reported, not waited for
+
+
+def test_a_constituent_silent_longer_than_the_hold_window_is_no_longer_expected():
+    raw = _grid(A=[1, 2, 3, 4], GONE=[5, np.nan, np.nan, np.nan])
+    missing = unaccounted_closes(raw, _first(A="2020-01-02", GONE="2020-01-02"), recent_sessions=2)
+    # expected while it traded within the 2 sessions before: 03-04 and 03-05; not on 03-06
+    assert [d.day for d in missing["date"]] == [4, 5]
+    assert unaccounted_closes(raw, _first(A="2020-01-02", GONE="2020-01-02"))["date"].dt.day.tolist() == [4, 5, 6]

@@ -10,15 +10,16 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from autoindex_pipeline.services.price_checks import evaluate_prices, reconciliation_source
-from autoindex_pipeline.defs.shared import partition_date_range
 from autoindex_pipeline.defs.progress import FetchProgress, fetch_or_fail
 from autoindex_pipeline.defs.quality.results import check_result, check_specs
 from autoindex_pipeline.defs.reference.assets import failure_summary, universe_assets
 from autoindex_pipeline.defs.resources import ProvidersResource, SettingsResource, WarehouseResource
+from autoindex_pipeline.defs.shared import partition_date_range
 from autoindex_pipeline.domain.calendar import sessions_between
 from autoindex_pipeline.domain.quality import GX_CHECKS
 from autoindex_pipeline.providers.prices.base import CallStats
+from autoindex_pipeline.services.price_checks import evaluate_prices, reconciliation_source
+from autoindex_pipeline.services.screening import screen
 from autoindex_pipeline.warehouse import load
 from autoindex_pipeline.warehouse.provider_calls import record_run_calls
 
@@ -98,7 +99,7 @@ def build_prices_asset(partitions_def: dg.PartitionsDefinition, reconciliation: 
         provider_name = provider.name
         # The sample provider caches whole generated histories (~150 MB for the universe): let
         # them go before the write and the checks, which need memory of their own.
-        del provider
+        provider = None  # frees the cache; the name is not used again
 
         frame = result.frame
         sessions = sessions_between(start, end, cfg.prices.calendar)
@@ -120,10 +121,21 @@ def build_prices_asset(partitions_def: dg.PartitionsDefinition, reconciliation: 
                 description=f"{provider_name} delivered no prices for {start}..{end}; nothing was written",
                 metadata={"failures": failure_summary(result.failures), **result.stats.as_metadata()},
             )
-        written = load.replace_prices(warehouse.engine, frame, fetched, start, end)
-        context.log.info(f"wrote {written.rows_written} rows for {len(fetched)} symbols (replaced {written.rows_deleted})")
+        # Check before replacing: what fails a blocking check is refused, never written over
+        # what was stored (services/screening.py); refusals land in the same transaction.
         secondary = reconciliation_source(cfg, providers, fetched, start, end) if reconciliation else None
         outcomes, gx_evidence = evaluate_prices(warehouse.engine, cfg, frame, pd.Timestamp(start), pd.Timestamp(end), secondary)
+        screened = screen(warehouse.engine, frame, outcomes)
+        written = load.replace_prices(
+            warehouse.engine, screened.accepted, fetched, start, end, keep=screened.refused_keys,
+            in_transaction=lambda conn: screened.record(conn, context.run.run_id),
+        )
+        context.log.info(f"wrote {written.rows_written} rows for {len(fetched)} symbols (replaced {written.rows_deleted})")
+        if len(screened.refused):
+            context.log.error(
+                f"refused {len(screened.refused)} delivered row(s) that failed a blocking check; the stored rows stay "
+                f"as they were: {screened.summary()}"
+            )
         failed = [o.summary() for o in outcomes if not o.passed]
         if failed:
             context.log.warning("price checks: " + " | ".join(failed))
@@ -136,6 +148,11 @@ def build_prices_asset(partitions_def: dg.PartitionsDefinition, reconciliation: 
             metadata={
                 "dagster/row_count": written.rows_written,
                 "rows_replaced": written.rows_deleted,
+                "rows_refused": len(screened.refused),
+                "refused_rows": dg.MetadataValue.md(
+                    screened.refused.loc[:, ["symbol", "date", "close", "checks", "reason"]].head(20).to_markdown(index=False)
+                    if len(screened.refused) else "none"
+                ),
                 "first_session": str(start),
                 "last_session": str(end),
                 "sessions": len(sessions),

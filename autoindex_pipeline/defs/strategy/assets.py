@@ -84,8 +84,16 @@ def index_assets(
     summary = dg.MetadataValue.md("| strategy | version | mode | last date | level |\n|---|---|---|---|---|\n" + table)
     yield dg.MaterializeResult(asset_key="allocations", metadata={
         "dagster/row_count": sum(r.allocation_rows for r in reports), "strategies": summary})
+    held = [r for r in reports if r.held_from is not None]
+    # Complete sessions only: say which session the index waits for (the index_held alert
+    # reads these), per strategy and for the earliest of them.
+    held_meta = {
+        "held_from": str(min(r.held_from for r in held).date()),
+        "held_reason": "; ".join(f"{r.strategy}: {r.held_reason}" for r in held),
+        **{f"{r.strategy} held_from": str(r.held_from.date()) for r in held},
+    } if held else {}
     yield dg.MaterializeResult(asset_key="index_values", metadata={
-        "dagster/row_count": sum(r.index_rows for r in reports), "strategies": summary})
+        "dagster/row_count": sum(r.index_rows for r in reports), "strategies": summary, **held_meta})
     yield dg.MaterializeResult(asset_key="risk_metrics", metadata={
         "dagster/row_count": sum(r.metric_rows for r in reports)})
     outcomes = evaluate_index(warehouse.engine, config)
