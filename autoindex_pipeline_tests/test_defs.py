@@ -34,6 +34,7 @@ JOBS = {
 # schedule -> (job, cron in New York)
 SCHEDULES = {
     "prices_after_close": ("prices_job", "0 18 * * 1-5"),
+    "catch_up": ("prices_job", "0 7,21 * * *"),
     "news_every_15_minutes": ("news_job", "*/15 * * * *"),
     "warehouse_backup_schedule": ("warehouse_backup_job", "0 1 * * *"),
     "news_retention_schedule": ("news_retention_job", "30 1 * * *"),
@@ -42,7 +43,7 @@ SCHEDULES = {
     "backup_restore_test_schedule": ("backup_restore_test_job", "0 4 1 * *"),
 }
 ALERT_SENSORS = {"index_daily_drop", "stale_prices", "failed_blocking_checks", "provider_health", "news_feed", "run_failures",
-                 "deliver_alerts"}
+                 "index_held", "deliver_alerts"}
 
 
 def _assert_location(definitions: dg.Definitions, executor: str) -> None:

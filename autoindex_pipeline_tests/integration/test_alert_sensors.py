@@ -10,7 +10,7 @@ import pandas as pd
 from autoindex_pipeline.cli.runner import run_prices_job
 from autoindex_pipeline.config import load_config
 from autoindex_pipeline.definitions import build_definitions
-from autoindex_pipeline.defs.alerts.sensors import failed_blocking_checks, provider_health, run_failures
+from autoindex_pipeline.defs.alerts.sensors import failed_blocking_checks, index_held, provider_health, run_failures
 from autoindex_pipeline.warehouse import outbox, schema
 from autoindex_pipeline.warehouse.engine import create_warehouse_engine
 from autoindex_pipeline.warehouse.provider_calls import record_run_calls
@@ -122,3 +122,23 @@ def test_a_failed_run_is_recorded_for_delivery_not_sent_inside_the_sensor(stack)
     [row] = outbox.rows(engine)
     assert row.dedup_key == f"run_failure:{failed.dagster_run.job_name}:{failed.run_id}"
     assert (row.alert.severity, row.alert.partition, row.status) == ("critical", "2025-06-09", "pending")
+
+
+def test_an_index_hold_is_recorded_once_per_strategy_and_session(stack):
+    path, config, instance = stack
+    resources = build_definitions(path).resources
+    engine = create_warehouse_engine(config.database_url())
+
+    def report(**metadata):
+        instance.report_runless_asset_event(dg.AssetMaterialization("index_values", metadata=metadata))
+
+    report(**{"held_from": "2025-06-04", "held_reason": "default: JPM has no close", "default held_from": "2025-06-04"})
+    _, cursor = _tick(index_held, resources, instance, None)
+    report(**{"held_from": "2025-06-04", "held_reason": "default: JPM has no close", "default held_from": "2025-06-04"})
+    _, cursor = _tick(index_held, resources, instance, cursor)  # still held at the same session
+    assert [r.dedup_key for r in outbox.rows(engine)] == ["index_held:default:2025-06-04"]
+    report(**{"dagster/row_count": 5})  # resumed
+    report(**{"held_from": "2025-06-11", "held_reason": "default: KO has no close", "default held_from": "2025-06-11"})
+    _tick(index_held, resources, instance, cursor)
+    assert sorted(r.dedup_key for r in outbox.rows(engine)) == ["index_held:default:2025-06-04", "index_held:default:2025-06-11"]
+    assert all(r.alert.severity == "warning" for r in outbox.rows(engine))

@@ -15,6 +15,7 @@ from autoindex_pipeline.domain.alerts import (
     RunCalls,
     check_failure_alert,
     check_sessions,
+    index_held_alerts,
     prices_stale_alerts,
     provider_health_alerts,
     run_outcomes,
@@ -140,3 +141,19 @@ def test_retries_back_off_and_dead_letter_after_max_attempts():
     assert RetrySchedule(max_attempts=2).after_failure(2, now) == (DEAD, None)
     with pytest.raises(ValueError):
         schedule.wait(0)
+
+
+# --------------------------------------------------------------------------------------------
+# Index held
+
+
+def test_an_index_hold_is_one_warning_per_strategy_and_first_held_session():
+    meta = {"held_from": "2025-06-04", "held_reason": "default: 2025-06-04 misses JPM",
+            "default held_from": "2025-06-04", "momentum held_from": "2025-06-05", "dagster/row_count": 10}
+    alerts = index_held_alerts(meta, run_id="r1")
+    assert [(a.dedup_key, a.severity, a.partition) for a in alerts] == [
+        ("index_held:default:2025-06-04", "warning", "2025-06-04"),
+        ("index_held:momentum:2025-06-05", "warning", "2025-06-05"),
+    ]
+    assert "misses JPM" in alerts[0].message and alerts[0].run_id == "r1"
+    assert index_held_alerts({"dagster/row_count": 10}) == []  # not held

@@ -25,6 +25,7 @@ from autoindex_pipeline.domain.alerts import (
     check_failure_alert,
     check_sessions,
     daily_drop_alerts,
+    index_held_alerts,
     news_inactivity_alert,
     prices_stale_alerts,
     provider_health_alerts,
@@ -78,6 +79,22 @@ def index_daily_drop(context: dg.SensorEvaluationContext, settings: SettingsReso
     for name, strat in config.strategies.items():
         rows = recent_index_rows(warehouse.engine, name, strat.version, limit=5)
         alerts += daily_drop_alerts(rows, strat.daily_drop_threshold, strategy=name)
+    return _record(context, warehouse, alerts, _state(context))
+
+
+@dg.sensor(name="index_held", minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
+           default_status=dg.DefaultSensorStatus.STOPPED,
+           description="A strategy's index held before an incomplete session, once per (strategy, first held session).")
+def index_held(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+    """Reads the ``held_from`` metadata of the newest index materializations (a few, so a hold
+    reported between two ticks is not missed)."""
+    records = context.instance.fetch_materializations(dg.AssetKey("index_values"), limit=10, ascending=False).records
+    alerts = []
+    for record in records:
+        materialization = record.asset_materialization
+        if materialization is not None:
+            metadata = {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
+            alerts += index_held_alerts(metadata, run_id=record.run_id or None)
     return _record(context, warehouse, alerts, _state(context))
 
 
@@ -222,5 +239,5 @@ def deliver_alerts(context: dg.SensorEvaluationContext, warehouse: WarehouseReso
     return dg.SkipReason(report.summary())
 
 
-ALERT_SENSORS = [index_daily_drop, stale_prices, failed_blocking_checks, provider_health, news_feed, run_failures,
+ALERT_SENSORS = [index_daily_drop, index_held, stale_prices, failed_blocking_checks, provider_health, news_feed, run_failures,
                  deliver_alerts]

@@ -22,6 +22,7 @@ failed check           ``check:{asset}:{check}:{sessions}:{run_id}``     a check
 run failure            ``run_failure:{job}:{run_id}``                    one failed run
 provider success       ``provider_success:{provider}:{day}``             one day of a degraded provider
 provider outage        ``provider_outage:{provider}:{day}``              one day with a total outage
+index held             ``index_held:{strategy}:{first held session}``    one hold of a strategy
 =====================  ================================================  ==========================
 
 The ledger also re-sends a known key when it comes back with a *higher* severity (a warning that
@@ -45,6 +46,7 @@ from autoindex_pipeline.domain.alerts.runs import (
     check_failure_alert,
     check_sessions,
     failed_check_alert,
+    index_held_alerts,
     provider_health_alerts,
     provider_success_alert,
     run_failure_alert,
@@ -55,7 +57,7 @@ from autoindex_pipeline.domain.alerts.runs import (
 __all__ = [
     "CURSOR_VERSION", "DAILY_DROP_TOLERANCE", "DEAD", "PENDING", "PRICES_DUE_AFTER_CLOSE", "SENT", "SEVERITIES",
     "Alert", "AlertLedger", "RetrySchedule", "RunCalls", "Severity", "at_least", "check_failure_alert",
-    "check_sessions", "daily_drop_alerts", "failed_check_alert", "news_inactivity_alert", "prices_stale_alerts",
+    "check_sessions", "daily_drop_alerts", "failed_check_alert", "index_held_alerts", "news_inactivity_alert", "prices_stale_alerts",
     "provider_health_alerts", "provider_success_alert", "run_failure_alert", "run_outcomes", "run_url",
     "sessions_label", "severity_rank", "stale_news_alert", "stale_prices_alert",
 ]

@@ -266,3 +266,44 @@ def provider_health_alerts(
         run_outcomes(runs, window), provider, threshold, window,
         critical_threshold=critical_threshold, min_calls=min_calls, day=day,
     )
+
+
+HELD_FROM_SUFFIX = " held_from"
+"""The index materialization names each held strategy's first waiting session as metadata
+``"{strategy} held_from"`` (and the earliest of them as ``held_from``, the reasons as
+``held_reason``)."""
+
+
+def index_held_alerts(
+    metadata: Mapping[str, object],
+    *,
+    run_id: str | None = None,
+    asset: str = "index_values",
+) -> list[Alert]:
+    """A warning per held strategy: the index stopped before a session that is not complete
+    (services/gate.py) and resumes by itself once it is. One event per (strategy, first held
+    session), keyed ``index_held:{strategy}:{session}``: a hold that lasts several runs is one
+    alert, a later hold is a new one."""
+    reason = metadata.get("held_reason")
+    alerts = []
+    for name, value in sorted(metadata.items()):
+        if not name.endswith(HELD_FROM_SUFFIX) or name == HELD_FROM_SUFFIX.strip():
+            continue
+        strategy, session = name[: -len(HELD_FROM_SUFFIX)], str(value)
+        alerts.append(
+            Alert(
+                kind="index_held",
+                severity="warning",
+                dedup_key=f"index_held:{strategy}:{session}",
+                title=f"Index '{strategy}' held before {session}",
+                message=(
+                    f"The '{strategy}' index stops before {session}: that session is not complete"
+                    + (f" ({reason})." if reason else ".")
+                ),
+                asset=asset,
+                partition=session,
+                figure=f"held from {session}",
+                run_id=run_id,
+            )
+        )
+    return alerts
