@@ -1,4 +1,4 @@
-"""The prices domain: reference data, daily prices, the job that refreshes them and its schedule."""
+"""The prices domain: reference data, daily prices, the job that refreshes them and its schedules."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import dagster as dg
 
 from autoindex_pipeline.config import AutoIndexConfig
 from autoindex_pipeline.defs.prices.assets import build_prices_asset
-from autoindex_pipeline.defs.prices.schedules import build_prices_schedule
+from autoindex_pipeline.defs.prices.schedules import build_catch_up_schedule, build_prices_schedule
 from autoindex_pipeline.defs.reference.assets import market_cap_data, universe_assets
 from autoindex_pipeline.defs.shared import trading_day_partitions
 
@@ -25,5 +25,8 @@ def build(config: AutoIndexConfig) -> dg.Definitions:
     return dg.Definitions(
         assets=[universe_assets, prices, market_cap_data],
         jobs=[prices_job],
-        schedules=[build_prices_schedule(PRICES_JOB, config.prices.calendar, config.providers.prices)],
+        schedules=[
+            build_prices_schedule(PRICES_JOB, config.prices.calendar, config.providers.prices),
+            build_catch_up_schedule(PRICES_JOB, config.providers.prices),
+        ],
     )

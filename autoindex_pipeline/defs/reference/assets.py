@@ -1,10 +1,14 @@
 """Reference data: the universe (`assets`) and point-in-time shares (`market_cap_data`)."""
 
 import dagster as dg
+import pandas as pd
+from pydantic import Field
 
 from autoindex_pipeline.defs.progress import FetchProgress, fetch_or_fail
 from autoindex_pipeline.defs.resources import ProvidersResource, SettingsResource, WarehouseResource
 from autoindex_pipeline.domain.calendar import last_closed_session
+from autoindex_pipeline.providers.prices.twelvedata_shares import PlanLimitExceeded
+from autoindex_pipeline.services.refresh import SHARES_MAX_AGE_DAYS, plan_shares
 from autoindex_pipeline.warehouse import load
 
 ASSETS_SCHEMA = dg.TableSchema(
@@ -46,6 +50,14 @@ def universe_assets(settings: SettingsResource, warehouse: WarehouseResource) ->
     )
 
 
+class SharesRunConfig(dg.Config):
+    max_age_days: int = Field(
+        default=SHARES_MAX_AGE_DAYS,
+        ge=0,
+        description="A source that charges credits (TwelveData) refreshes only the shares figures older than this.",
+    )
+
+
 @dg.asset(
     name="market_cap_data",
     group_name="reference",
@@ -55,19 +67,33 @@ def universe_assets(settings: SettingsResource, warehouse: WarehouseResource) ->
 )
 def market_cap_data(
     context: dg.AssetExecutionContext,
+    config: SharesRunConfig,
     settings: SettingsResource,
     warehouse: WarehouseResource,
     providers: ProvidersResource,
 ) -> dg.MaterializeResult:
     """Shares outstanding per symbol, point in time (each figure with the date it is known
     from); market cap at t = latest shares on or before t x close at t. Upserted, so a provider
-    that only knows today's figure adds to the history instead of replacing it."""
-    config = settings.config
-    symbols = config.symbols
-    as_of = last_closed_session(calendar=config.prices.calendar).date()
+    that only knows today's figure adds to the history instead of replacing it.
+
+    Shares change slowly and a paid source bills them far above a price (TwelveData: 50 credits
+    a symbol), so such a source refreshes only the figures older than ``max_age_days``, stalest
+    first, within the day's shares budget (services/refresh.py); a call that cannot fit the plan
+    is skipped with a warning naming the limit, never failing the prices run it is part of."""
+    cfg = settings.config
+    as_of = last_closed_session(calendar=cfg.prices.calendar).date()
+    plan = plan_shares(cfg, warehouse.engine, pd.Timestamp(as_of), config.max_age_days)
+    if plan.note:
+        (context.log.warning if plan.plan_limit else context.log.info)(plan.note)
+    if not plan.symbols:
+        return _skipped(cfg.providers.shares_provider, as_of, plan.note or "")
     provider = providers.shares()
-    with FetchProgress(context.log, "shares", len(symbols)):
-        result = fetch_or_fail(lambda: provider.fetch_shares(symbols, as_of), provider.name)
+    try:
+        with FetchProgress(context.log, "shares", len(plan.symbols)):
+            result = fetch_or_fail(lambda: provider.fetch_shares(list(plan.symbols), as_of), provider.name)
+    except PlanLimitExceeded as exc:
+        context.log.warning(f"shares outstanding skipped: {exc}")
+        return _skipped(provider.name, as_of, str(exc))
     written = load.upsert_shares(warehouse.engine, result.frame)
     covered = result.frame["symbol"].nunique() if len(result.frame) else 0
     if result.failures:
@@ -77,11 +103,22 @@ def market_cap_data(
             "dagster/row_count": written.rows_written,
             "provider": provider.name,
             "as_of": str(as_of),
+            "symbols_requested": len(plan.symbols),
             "symbols_with_shares": covered,
-            "symbols_without_shares": len(symbols) - covered,
+            "symbols_without_shares": len(plan.symbols) - covered,
             "failures": failure_summary(result.failures),
+            "skipped": plan.note or "",
             **result.stats.as_metadata(),
         }
+    )
+
+
+def _skipped(provider: str, as_of, reason: str) -> dg.MaterializeResult:
+    # Still a materialization (0 rows): the runs downstream of it in the same job must not be
+    # skipped because shares were fresh or unaffordable.
+    return dg.MaterializeResult(
+        metadata={"dagster/row_count": 0, "provider": provider, "as_of": str(as_of), "symbols_requested": 0,
+                  "skipped": reason}
     )
 
 
