@@ -12,9 +12,9 @@ shares, when both come from TwelveData; all of it to whichever does.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
-import sqlalchemy as sa
 
 from autoindex_pipeline.config import AutoIndexConfig
 from autoindex_pipeline.domain.calendar import last_closed_session, session_close_utc, sessions_between
@@ -22,6 +22,9 @@ from autoindex_pipeline.domain.refresh import CatchUpPlan, active_sessions, catc
 from autoindex_pipeline.warehouse.coverage import shares_known_from, stored_sessions, symbol_spans
 from autoindex_pipeline.warehouse.gate import read_absences
 from autoindex_pipeline.warehouse.read import price_coverage
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
 
 CREDIT_PROVIDER = "twelvedata"
 CATCH_UP_TICKS_PER_DAY = 2
