@@ -6,7 +6,8 @@ Credits are TwelveData's (one per symbol per request, /statistics at
 ``shares_credits_per_call``); other providers cost nothing and get no budget. A day's
 ``credits_per_day`` is spent first by the daily prices run (one credit per universe symbol),
 and what is left is shared: half to the catch-up (split over its ticks of the day), half to the
-shares, when both come from TwelveData; all of it to whichever does.
+shares, when both come from TwelveData and the plan can pay for a shares call at all; all of it
+to whichever does.
 """
 
 from __future__ import annotations
@@ -42,7 +43,10 @@ class CreditBudget:
 def credit_budget(config: AutoIndexConfig) -> CreditBudget:
     providers = config.providers
     prices_paid = providers.prices == CREDIT_PROVIDER
-    shares_paid = providers.shares_provider == CREDIT_PROVIDER
+    # Shares a plan cannot pay for per minute are skipped: reserving credits for them would only
+    # slow the catch-up.
+    shares_paid = (providers.shares_provider == CREDIT_PROVIDER
+                   and providers.twelvedata.shares_credits_per_call <= providers.twelvedata.credits_per_minute)
     left = providers.twelvedata.credits_per_day - (len(config.symbols) if prices_paid else 0)
     left = max(left, 0)
     catch_up_total = (left // 2 if shares_paid else left) if prices_paid else 0

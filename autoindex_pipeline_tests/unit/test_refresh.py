@@ -161,3 +161,19 @@ def test_a_complete_warehouse_plans_nothing():
     sessions = sessions_between("2025-03-03", "2025-03-07")
     assert _plan(sessions, SYMBOLS, _held(sessions, SYMBOLS)).complete
     assert _plan(sessions, SYMBOLS, _held(sessions, []), known_complete=set(SYMBOLS)).complete
+
+
+def test_credit_budget_leaves_the_daily_run_its_credits_and_shares_the_rest():
+    from autoindex_pipeline.config import AutoIndexConfig
+    from autoindex_pipeline.services.refresh import credit_budget
+
+    free = AutoIndexConfig(providers={"prices": "twelvedata"})
+    assert len(free.symbols) == 513
+    # 800 - 513 = 287; shares cannot fit 8 credits a minute, so all of it to the two catch-up ticks.
+    assert (credit_budget(free).catch_up_per_tick, credit_budget(free).shares_per_run) == (143, None)
+    paid = AutoIndexConfig(providers={"prices": "twelvedata", "twelvedata": {"credits_per_minute": 610,
+                                                                            "credits_per_day": 10_513}})
+    assert (credit_budget(paid).catch_up_per_tick, credit_budget(paid).shares_per_run) == (2500, 5000)
+    sample = AutoIndexConfig(providers={"prices": "sample", "shares": "twelvedata",
+                                        "twelvedata": {"credits_per_minute": 60, "credits_per_day": 120}})
+    assert (credit_budget(sample).catch_up_per_tick, credit_budget(sample).shares_per_run) == (None, 120)
