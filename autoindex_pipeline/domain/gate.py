@@ -18,6 +18,10 @@ expected on D only when it had a valid close on one of the ``hold_sessions`` ses
 (or on D). An older gap is history: the methodology's forward fill applies and the gap is
 reported, not waited for; a constituent silent for longer (delisted without a recorded absence)
 stops holding anything. ``hold_sessions=None`` waits for every gap of the window.
+
+A close refused by a blocking check (an open verdict) is different: it is a known problem that
+needs a person, so it holds whatever its age, until a delivery of that row passes or an audited
+override settles it.
 """
 
 from __future__ import annotations
@@ -113,13 +117,25 @@ def unaccounted_closes(
     return out.sort_values(["date", "symbol"], ignore_index=True)
 
 
-def gate(sessions: pd.DatetimeIndex, missing: pd.DataFrame, frontier: pd.Timestamp | None = None) -> GateVerdict:
+def gate(
+    sessions: pd.DatetimeIndex,
+    missing: pd.DataFrame,
+    frontier: pd.Timestamp | None = None,
+    flagged: pd.DataFrame | None = None,
+) -> GateVerdict:
     """The window's verdict: complete up to the session before the first one with a missing
     close; that session and every later one are held (an index is a path: it cannot skip a day).
     Only missing closes on or after ``frontier`` (the first of the newest sessions that may still
-    receive late data) hold; earlier ones are reported in ``missing`` but published."""
+    receive late data) hold, and those named in ``flagged`` (symbol, date of open blocking
+    verdicts) whatever their age; the others are reported in ``missing`` but published."""
     sessions = pd.DatetimeIndex(sessions)
-    holding = missing if frontier is None else missing[missing["date"] >= pd.Timestamp(frontier)]
+    holding = missing
+    if frontier is not None:
+        recent = missing["date"] >= pd.Timestamp(frontier)
+        if flagged is not None and len(flagged):
+            keys = pd.MultiIndex.from_arrays([flagged["symbol"].astype(str), pd.to_datetime(flagged["date"])])
+            recent |= pd.MultiIndex.from_arrays([missing["symbol"].astype(str), pd.to_datetime(missing["date"])]).isin(keys)
+        holding = missing[recent]
     if holding.empty or sessions.empty:
         return GateVerdict(sessions[-1] if len(sessions) else None, sessions[:0], missing.reset_index(drop=True))
     first_bad = pd.Timestamp(holding["date"].min())

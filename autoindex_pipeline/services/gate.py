@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from autoindex_pipeline.domain.gate import GateVerdict, gate, unaccounted_closes
-from autoindex_pipeline.warehouse.gate import read_absences, read_first_closes
+from autoindex_pipeline.warehouse.gate import read_absences, read_first_closes, read_open_verdicts
 from autoindex_pipeline.warehouse.overrides import read_overrides
 
 if TYPE_CHECKING:
@@ -45,4 +45,5 @@ def session_gate(
     )
     missing = missing[missing["date"] >= judged[0]]
     frontier = None if hold_sessions is None else window.index[-min(hold_sessions, len(window.index))]
-    return gate(judged, missing, frontier=frontier)
+    flagged = read_open_verdicts(engine, judged[0].date(), judged[-1].date()).loc[:, ["symbol", "date"]]
+    return gate(judged, missing, frontier=frontier, flagged=flagged)

@@ -102,3 +102,30 @@ def test_a_partial_session_holds_the_index_and_the_late_symbols_complete_it(stac
     assert run_index_job(config, path, instance=instance).success
     full = _index(engine)
     assert np.allclose(full.to_numpy(), extended.to_numpy(), rtol=1e-9, atol=0)
+
+
+def test_no_door_around_the_gate_and_only_a_settlement_resumes(stack, tmp_path):
+    """Issue 12 #2: after a prices run whose blocking checks failed, an index-only run (what
+    `index_job` in the UI does) does not build on the refused print; a later targeted refresh of
+    another row settles nothing; the audited override does, and the index resumes by itself."""
+    _, _, instance = stack
+    path = write_config(tmp_path, prices={"start_date": "2025-04-01"})
+    config = load_config(path)
+    path = str(path)
+    clean_to, bad_day, last = pd.Timestamp("2025-08-11"), pd.Timestamp("2025-08-12"), pd.Timestamp("2025-08-19")
+    assert run_prices_job(config, path, pd.Timestamp("2025-04-01"), clean_to, instance=instance).success
+    assert not run_prices_job(config, path, bad_day, last, instance=instance).success  # the sample's JPM x10 print
+    engine = create_warehouse_engine(config.database_url())
+    assert read_prices(engine, symbols=["JPM"], start=bad_day, end=bad_day).empty  # refused, never stored
+    assert run_index_job(config, path, instance=instance).success
+    assert _index(engine).index[-1] == clean_to  # held, five sessions later still
+    assert run_prices_job(config, path, pd.Timestamp("2025-08-13"), pd.Timestamp("2025-08-13"), symbols=["AAPL"],
+                          instance=instance).success
+    assert run_index_job(config, path, instance=instance).success
+    assert _index(engine).index[-1] == clean_to and len(read_open_verdicts(engine)) == 2
+    from autoindex_pipeline.warehouse.overrides import set_override
+
+    set_override(engine, "JPM", bad_day.date(), "exclude", "fat-finger print, confirmed with the exchange", "analyst")
+    assert read_open_verdicts(engine).empty
+    assert run_index_job(config, path, instance=instance).success
+    assert _index(engine).index[-1] == last

@@ -85,3 +85,12 @@ def test_a_constituent_silent_longer_than_the_hold_window_is_no_longer_expected(
     # expected while it traded within the 2 sessions before: 03-04 and 03-05; not on 03-06
     assert [d.day for d in missing["date"]] == [4, 5]
     assert unaccounted_closes(raw, _first(A="2020-01-02", GONE="2020-01-02"))["date"].dt.day.tolist() == [4, 5, 6]
+
+
+def test_a_refused_close_holds_whatever_its_age():
+    raw = _grid(A=[1, np.nan, 3, 4], B=[5, 6, 7, 8])
+    missing = unaccounted_closes(raw, _first(A="2020-01-02", B="2020-01-02"))
+    flagged = pd.DataFrame({"symbol": ["A"], "date": [S[1]]})
+    verdict = gate(S, missing, frontier=S[3], flagged=flagged)
+    assert verdict.last_complete == S[0] and list(verdict.held) == list(S[1:])
+    assert not gate(S, missing, frontier=S[3]).holds  # the same gap without a verdict is history
