@@ -49,3 +49,13 @@ def test_the_tick_is_read_in_new_york_and_its_keys_are_stable(schedule):
     assert [r.run_key for r in first] == [r.run_key for r in again]
     # Across New Year the previous day is in the previous year.
     assert [r.partition_key for r in _tick(schedule, dt.datetime(2026, 1, 1, 0, 0, tzinfo=NY))] == ["2026-01-01", "2025-12-31"]
+
+
+def test_no_tail_before_the_first_news_partition():
+    from autoindex_pipeline.defs.news.schedules import news_run_requests
+
+    first = dt.date(2025, 12, 1)
+    requests = news_run_requests(dt.datetime(2025, 12, 1, 0, 15, tzinfo=NY), "sample", first_day=first)
+    assert [r.partition_key for r in requests] == ["2025-12-01"]
+    later = news_run_requests(dt.datetime(2025, 12, 2, 0, 15, tzinfo=NY), "sample", first_day=first)
+    assert [r.partition_key for r in later] == ["2025-12-02", "2025-12-01"]

@@ -28,5 +28,5 @@ def build(config: AutoIndexConfig) -> dg.Definitions:
     return dg.Definitions(
         assets=[news_assets, news_archive],
         jobs=[news_job, retention_job],
-        schedules=[build_news_schedule(NEWS_JOB, config.news.provider)],
+        schedules=[build_news_schedule(NEWS_JOB, config.news.provider, config.news.start_date)],
     )

@@ -19,21 +19,23 @@ NEWS_CRON = "*/15 * * * *"
 PREVIOUS_DAY_UNTIL = dt.time(1, 0)
 
 
-def news_run_requests(moment: dt.datetime, provider: str) -> list[dg.RunRequest]:
-    """Today's partition at ``moment`` (New York), and before 01:00 the previous day's; run
-    keys are stable per (day, tick), so a re-evaluated tick requests nothing new."""
+def news_run_requests(moment: dt.datetime, provider: str, first_day: dt.date | None = None) -> list[dg.RunRequest]:
+    """Today's partition at ``moment`` (New York), and before 01:00 the previous day's (when it
+    is on or after ``first_day``, the first partition); run keys are stable per (day, tick), so a
+    re-evaluated tick requests nothing new."""
     moment = moment.astimezone(ZoneInfo(EXCHANGE_TIMEZONE))
     tick = moment.strftime("%Y-%m-%dT%H:%M")
     tags = {"autoindex/provider": provider}
     today = moment.date()
     requests = [dg.RunRequest(run_key=f"news-{tick}", partition_key=today.isoformat(), tags=tags)]
-    if moment.time() < PREVIOUS_DAY_UNTIL:
-        previous = (today - dt.timedelta(days=1)).isoformat()
-        requests.append(dg.RunRequest(run_key=f"news-{previous}-tail-{tick}", partition_key=previous, tags=tags))
+    previous = today - dt.timedelta(days=1)
+    if moment.time() < PREVIOUS_DAY_UNTIL and (first_day is None or previous >= first_day):
+        key = previous.isoformat()
+        requests.append(dg.RunRequest(run_key=f"news-{key}-tail-{tick}", partition_key=key, tags=tags))
     return requests
 
 
-def build_news_schedule(news_job_name: str, provider: str) -> dg.ScheduleDefinition:
+def build_news_schedule(news_job_name: str, provider: str, first_day: dt.date | None = None) -> dg.ScheduleDefinition:
     @dg.schedule(
         name="news_every_15_minutes",
         cron_schedule=NEWS_CRON,
@@ -44,6 +46,6 @@ def build_news_schedule(news_job_name: str, provider: str) -> dg.ScheduleDefinit
         "previous day's (its last articles); dedup keeps it idempotent.",
     )
     def news_every_15_minutes(context: dg.ScheduleEvaluationContext):
-        return news_run_requests(context.scheduled_execution_time, provider)
+        return news_run_requests(context.scheduled_execution_time, provider, first_day)
 
     return news_every_15_minutes
