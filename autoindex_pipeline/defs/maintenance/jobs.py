@@ -3,10 +3,10 @@ backup-and-restore test (seed 001). When they run: defs/maintenance/schedules.py
 operations calendar with the manual tasks: docs/operations.md."""
 
 import dagster as dg
-from sqlalchemy.engine import make_url
 
 from autoindex_pipeline.defs.resources import SettingsResource, WarehouseResource
 from autoindex_pipeline.maintenance import backup
+from autoindex_pipeline.warehouse import housekeeping
 from autoindex_pipeline.warehouse.engine import is_postgres
 
 KEY_TABLES = ["assets", "prices", "market_cap_data", "strategy_configs", "allocations", "index_values", "risk_metrics"]
@@ -18,17 +18,12 @@ class BackupConfig(dg.Config):
 
 @dg.op(description="ANALYZE the warehouse so the planner's statistics follow the daily loads.")
 def analyze_warehouse(context: dg.OpExecutionContext, warehouse: WarehouseResource) -> None:
-    with warehouse.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("ANALYZE")
-    context.log.info("ANALYZE done")
+    context.log.info(f"{housekeeping.analyze(warehouse.engine)} done")
 
 
 @dg.op(description="VACUUM (ANALYZE) the warehouse: reclaims the space of replaced partitions.")
 def vacuum_warehouse(context: dg.OpExecutionContext, warehouse: WarehouseResource) -> None:
-    statement = "VACUUM (ANALYZE)" if is_postgres(warehouse.engine) else "VACUUM"
-    with warehouse.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql(statement)
-    context.log.info(f"{statement} done")
+    context.log.info(f"{housekeeping.vacuum(warehouse.engine)} done")
 
 
 def _backup_dir(settings: SettingsResource):
@@ -61,8 +56,7 @@ def dump_warehouse(context: dg.OpExecutionContext, config: BackupConfig, setting
 def backup_restore_test(context: dg.OpExecutionContext, settings: SettingsResource,
                         warehouse: WarehouseResource) -> dg.Output:
     _require_postgres(warehouse, "backup_restore_test")
-    url = make_url(warehouse.url)
-    scratch = url.set(database=f"{url.database}_restore_test").render_as_string(hide_password=False)
+    scratch = housekeeping.scratch_database_url(warehouse.url)
     report = backup.backup_and_verify(warehouse.url, scratch, KEY_TABLES, _backup_dir(settings), keep_dump=False)
     metadata = {**report.as_metadata(), "tables_checked": dg.MetadataValue.json(report.table_rows())}
     if not report.match:
