@@ -17,6 +17,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from autoindex_pipeline.warehouse import schema
+from autoindex_pipeline.warehouse.locks import serialize_writers
 
 RESULT_TABLES = ("allocations", "allocation_sleeves", "index_values", "risk_metrics")
 
@@ -162,6 +163,8 @@ def write_strategy_update(
     keys = {"strategy": name, "version": version}
     tables = [schema.metadata.tables[t] for t in RESULT_TABLES]
     with engine.begin() as conn:
+        # Two overlapping index runs take turns instead of racing on allocations_pkey.
+        serialize_writers(conn, "index")
         if full:
             for table in tables:
                 conn.execute(table.delete().where(table.c.strategy == name, table.c.version == version))

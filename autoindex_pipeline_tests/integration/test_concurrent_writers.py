@@ -71,3 +71,46 @@ def test_second_writer_waits_for_the_first_and_replaces_its_rows(warehouse_url):
     stored = read_prices(engine, symbols=["AAPL"])
     assert stored["close"].tolist() == [200.0, 200.0]  # the later writer's rows, once each
     assert outcome["result"].rows_deleted == 2
+
+
+def test_two_index_writers_take_turns(warehouse_url):
+    """The index step of two overlapping runs (allocations_pkey / index_values_pkey before)."""
+    from autoindex_pipeline.warehouse.strategy import write_strategy_update
+
+    engine = create_warehouse_engine(warehouse_url)
+    upgrade(engine)
+    day = dt.date(2025, 3, 3)
+    row = {"strategy": "default", "version": "v1", "date": day, "level": 100.0, "daily_return": None, "turnover": None,
+           "cost": 0.0, "is_rebalance": True, "benchmark_level": 100.0, "benchmark_return": None,
+           "computed_at": dt.datetime(2025, 3, 3, 22, tzinfo=dt.UTC)}
+    index_rows = pd.DataFrame([{k: row[k] for k in ("date", "level", "daily_return", "turnover", "cost", "is_rebalance",
+                                                    "benchmark_level", "benchmark_return")}]).assign(date=pd.Timestamp(day))
+    empty = pd.DataFrame()
+    outcome: dict[str, object] = {}
+
+    def second_writer() -> None:
+        try:
+            write_strategy_update(engine, "default", "v1", True, empty, empty, index_rows, empty,
+                                  {"date": "2025-03-03", "level": 100.0, "holdings": {"AAPL": 1.0}}, 100.0, None)
+        except Exception as exc:  # the test asserts there is none
+            outcome["error"] = exc
+
+    first = engine.connect()
+    tx = first.begin()
+    serialize_writers(first, "index")
+    first.execute(schema.index_values.insert().values(**row))
+    thread = threading.Thread(target=second_writer)
+    thread.start()
+    if is_postgres(engine):
+        pause = threading.Event()
+        for _ in range(200):
+            with engine.connect() as probe:
+                if probe.execute(sa.text("SELECT count(*) FROM pg_locks WHERE NOT granted")).scalar() or not thread.is_alive():
+                    break
+            pause.wait(0.05)
+    tx.commit()
+    first.close()
+    thread.join(timeout=60)
+    assert "error" not in outcome, outcome.get("error")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM index_values")).scalar() == 1
