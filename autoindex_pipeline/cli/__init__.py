@@ -11,17 +11,22 @@ import logging
 
 import click
 
+from autoindex_pipeline.cli.common import AutoIndexGroup, Settings
 from autoindex_pipeline.cli.db import db
 from autoindex_pipeline.cli.demo import demo
 from autoindex_pipeline.cli.export import export
 from autoindex_pipeline.cli.news import news_group
 from autoindex_pipeline.cli.quality import quality
 from autoindex_pipeline.cli.run import run
+from autoindex_pipeline.cli.runs import Console
 
 
-@click.group()
-def main() -> None:
+@click.group(cls=AutoIndexGroup)
+@click.option("--verbose", is_flag=True, default=False,
+              help="Show the traceback of an error (and full step errors) instead of the short message.")
+def main(verbose: bool) -> None:
     """AutoIndex: a rules-based equity index as a Dagster asset graph."""
+    Settings.verbose = Console.tracebacks = verbose
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 

@@ -7,8 +7,7 @@ import sys
 import click
 
 from autoindex_pipeline.cli.common import CONFIG_OPTION, fail, load
-from autoindex_pipeline.warehouse.engine import create_warehouse_engine
-from autoindex_pipeline.warehouse.migrate import upgrade
+from autoindex_pipeline.cli.runner import warehouse_engine
 
 
 @click.command()
@@ -24,8 +23,7 @@ def export(table: str, config_path: str | None, fmt: str, output: str | None, st
     config = load(config_path)
     if table not in TABLES:
         fail(f"unknown table {table!r}; known: {', '.join(sorted(TABLES))}")
-    engine = create_warehouse_engine(config.database_url())
-    upgrade(engine)
+    engine = warehouse_engine(config)
     where = None
     if strategy is not None:
         if strategy not in config.strategies:

@@ -14,6 +14,19 @@ from pathlib import Path
 
 import pandas as pd
 
+from autoindex_pipeline.cli.runs import (
+    Notify,
+    PoolWatch,
+    RunTerminated,
+    console_errors,
+    end_terminated_run,
+    patch_pool_waiting,
+    process_tags,
+    reap_dead_runs,
+    sigterm_raises,
+    stderr_notify,
+    was_interrupted,
+)
 from autoindex_pipeline.config import AutoIndexConfig
 from autoindex_pipeline.domain.calendar import EXCHANGE_TIMEZONE, last_closed_session, sessions_between
 
@@ -24,18 +37,45 @@ EMBEDDED_INSTANCE_YAML = Path(__file__).parent.parent / "data" / "dagster_embedd
 INFO_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
+def _first_use_lock(config: AutoIndexConfig):
+    """Two commands started at once on a fresh data dir would both create the SQLite tables, of
+    Dagster (``table secondary_indexes already exists``) and of the warehouse (``table assets
+    already exists``, from both migrations): first use happens under this file lock."""
+    from filelock import FileLock
+
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(config.data_dir / ".first-use.lock"))
+
+
 def dagster_instance(config: AutoIndexConfig):
     """$DAGSTER_HOME's instance when set (production), else the embedded default: Dagster's
-    SQLite storage under <data_dir>/dagster_home, created on first use."""
+    SQLite storage under <data_dir>/dagster_home, created on first use (under the first-use
+    lock, its storages touched before the lock is let go)."""
     import dagster as dg
 
-    if not os.environ.get("DAGSTER_HOME"):
-        home = config.data_dir / "dagster_home"
+    if os.environ.get("DAGSTER_HOME"):
+        return dg.DagsterInstance.get()
+    home = config.data_dir / "dagster_home"
+    with _first_use_lock(config):
         home.mkdir(parents=True, exist_ok=True)
         if not (home / "dagster.yaml").exists():
             shutil.copyfile(EMBEDDED_INSTANCE_YAML, home / "dagster.yaml")
         os.environ["DAGSTER_HOME"] = str(home)
-    return dg.DagsterInstance.get()
+        instance = dg.DagsterInstance.get()
+        for storage in ("run_storage", "event_log_storage", "schedule_storage"):
+            getattr(instance, storage)
+    return instance
+
+
+def warehouse_engine(config: AutoIndexConfig):
+    """The configured warehouse, migrated to head (under the first-use lock)."""
+    from autoindex_pipeline.warehouse.engine import create_warehouse_engine
+    from autoindex_pipeline.warehouse.migrate import upgrade
+
+    engine = create_warehouse_engine(config.database_url())
+    with _first_use_lock(config):
+        upgrade(engine)
+    return engine
 
 
 def session_bounds(config: AutoIndexConfig, start: dt.date | None, end: dt.date | None) -> pd.DatetimeIndex:
@@ -63,24 +103,46 @@ def run_job(
     run_config: dict | None = None,
     select: list[str] | None = None,
     instance=None,
+    notify: Notify = stderr_notify,
 ):
     """One in-process run of ``job_name`` from the Definitions of ``config_path``; a
-    ``partition_range`` (first, last key) makes it one run over the range (a single-run backfill)."""
+    ``partition_range`` (first, last key) makes it one run over the range (a single-run backfill).
+
+    Before it starts, runs this host left behind (process gone) are failed and their pool slots
+    freed; while it waits for a pool slot, ``notify`` says so; SIGTERM cancels it and raises
+    :class:`~autoindex_pipeline.cli.runs.RunTerminated` (see ``cli/runs.py``)."""
     import dagster as dg
+    from dagster._core.utils import make_new_run_id
 
     from autoindex_pipeline.definitions import build_definitions
 
     job = build_definitions(config_path).resolve_job_def(job_name)
-    tags = None
+    tags = process_tags()
     if partition_range is not None:
-        tags = {PARTITION_RANGE_START_TAG: partition_range[0], PARTITION_RANGE_END_TAG: partition_range[1]}
-    return job.execute_in_process(
-        run_config={**INFO_LOGS, **(run_config or {})},
-        instance=instance or dagster_instance(config),
-        tags=tags,
-        asset_selection=[dg.AssetKey(key) for key in select] if select else None,
-        raise_on_error=False,
-    )
+        tags |= {PARTITION_RANGE_START_TAG: partition_range[0], PARTITION_RANGE_END_TAG: partition_range[1]}
+    instance = instance or dagster_instance(config)
+    warehouse_engine(config)
+    patch_pool_waiting()
+    reap_dead_runs(instance, notify)
+    run_id = make_new_run_id()
+    try:
+        with sigterm_raises(), console_errors(), PoolWatch(instance, run_id, notify):
+            result = job.execute_in_process(
+                run_config={**INFO_LOGS, **(run_config or {})},
+                instance=instance,
+                tags=tags,
+                asset_selection=[dg.AssetKey(key) for key in select] if select else None,
+                raise_on_error=False,
+                run_id=run_id,
+            )
+        if not result.success and was_interrupted(instance, result):
+            raise RunTerminated()
+        return result
+    except (RunTerminated, KeyboardInterrupt) as exc:
+        end_terminated_run(instance, run_id)
+        terminated = exc if isinstance(exc, RunTerminated) else RunTerminated()
+        terminated.run_id = run_id
+        raise terminated from None
 
 
 def run_prices_job(
