@@ -72,8 +72,8 @@ class AutoIndexGroup(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except RunTerminated as exc:
-            click.secho(f"error: run {exc.run_id} canceled (interrupted: SIGTERM or Ctrl-C): it is marked canceled and its pool slots are "
-                        "freed; run the same command again to finish its work", fg="red", err=True)
+            click.secho(f"error: run {exc.run_id} {exc.status} (interrupted: SIGTERM or Ctrl-C): its pool slots are freed; "
+                        "run the same command again to finish its work", fg="red", err=True)
             sys.exit(EXIT_SIGTERM)
         except Exception as exc:
             if Settings.verbose:
@@ -100,13 +100,18 @@ def explain(exc: BaseException) -> str:
 
     for link in _chain(exc):
         orig = getattr(link, "orig", None)
-        name = type(orig if orig is not None else link).__name__
-        if isinstance(link, sa.exc.OperationalError) or name == "OperationalError":
-            cause = _first_line(orig if orig is not None else link)
-            return (f"cannot reach the database: {cause}\n"
-                    f"  warehouse: {_warehouse_url()}; Dagster storage: {_dagster_storage()}\n"
-                    "  is the server running and the URL right? (storage.database_url / $AUTOINDEX_DATABASE_URL "
-                    "for the warehouse, $DAGSTER_HOME/dagster.yaml for Dagster)")
+        driver_error = orig if orig is not None else link
+        if not (isinstance(link, sa.exc.OperationalError) or type(driver_error).__name__ == "OperationalError"):
+            continue
+        cause = _first_line(driver_error)
+        if type(driver_error).__module__ == "sqlite3":
+            # A local file: locked by another writer, or damaged; not a server that is down.
+            return (f"the SQLite database failed: {cause}\n  warehouse: {_warehouse_url()}; Dagster storage: "
+                    f"{_dagster_storage()}\n  another command may be writing to it: wait for it and retry")
+        return (f"cannot reach the database: {cause}\n"
+                f"  warehouse: {_warehouse_url()}; Dagster storage: {_dagster_storage()}\n"
+                "  is the server running and the URL right? (storage.database_url / $AUTOINDEX_DATABASE_URL "
+                "for the warehouse, $DAGSTER_HOME/dagster.yaml for Dagster)")
     return f"{type(exc).__name__}: {_first_line(exc)}"
 
 

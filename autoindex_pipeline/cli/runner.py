@@ -139,9 +139,9 @@ def run_job(
             raise RunTerminated()
         return result
     except (RunTerminated, KeyboardInterrupt) as exc:
-        end_terminated_run(instance, run_id)
+        status = end_terminated_run(instance, run_id)
         terminated = exc if isinstance(exc, RunTerminated) else RunTerminated()
-        terminated.run_id = run_id
+        terminated.run_id, terminated.status = run_id, status
         raise terminated from None
 
 

@@ -45,6 +45,7 @@ class RunTerminated(BaseException):
     it and every ``finally`` / ``with`` on the way out (open transactions, pending claims) runs."""
 
     run_id: str | None = None
+    status: str = "canceled"
 
 
 # ---------------------------------------------------------------- who started a run
@@ -136,14 +137,17 @@ def free_slots(instance, run_id: str) -> int:
     return held
 
 
-def end_terminated_run(instance, run_id: str) -> None:
-    """After SIGTERM: the run is canceled (unless Dagster already ended it) and its slots freed."""
+def end_terminated_run(instance, run_id: str) -> str:
+    """After SIGTERM: the run is canceled (unless Dagster already ended it: a step interrupted
+    mid-work fails) and its slots freed. Returns its final status, lower case."""
     from dagster._core.storage.dagster_run import FINISHED_STATUSES
 
     run = instance.get_run_by_id(run_id)
     if run is not None and run.status not in FINISHED_STATUSES:
         instance.report_run_canceled(run, message=TERMINATED_MESSAGE)
     free_slots(instance, run_id)
+    run = instance.get_run_by_id(run_id)
+    return run.status.value.lower() if run is not None else "unknown"
 
 
 def was_interrupted(instance, result) -> bool:
