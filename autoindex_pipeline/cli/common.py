@@ -95,13 +95,13 @@ def _first_line(text: object) -> str:
 
 
 def explain(exc: BaseException) -> str:
-    """What went wrong, where, and what to do, in a line or two."""
-    import sqlalchemy as sa
-
+    """What went wrong, where, and what to do, in a line or two. Database errors are known by
+    their DB-API name (SQLAlchemy's wrapper carries the driver's as ``orig``): the CLI imports
+    no SQL library."""
     for link in _chain(exc):
         orig = getattr(link, "orig", None)
         driver_error = orig if orig is not None else link
-        if not (isinstance(link, sa.exc.OperationalError) or type(driver_error).__name__ == "OperationalError"):
+        if type(driver_error).__name__ != "OperationalError" and type(link).__name__ != "OperationalError":
             continue
         cause = _first_line(driver_error)
         if type(driver_error).__module__ == "sqlite3":
