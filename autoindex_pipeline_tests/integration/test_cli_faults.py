@@ -150,6 +150,28 @@ def test_a_waiting_run_says_why_and_sigterm_cancels_it(production, tmp_path):
     assert _slot_holders(instance) == set()
 
 
+def test_a_sigkilled_run_on_the_embedded_default_is_marked_failed(tmp_path, monkeypatch):
+    # No pools on the embedded SQLite instance, so nothing waits; but the killed run would stay
+    # STARTED in the UI for good.
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.delenv(DATABASE_URL_ENV_VAR, raising=False)
+    config = str(write_config(tmp_path))
+    hold = tmp_path / "hold"
+    hold.mkdir()
+    first = Child(tmp_path, "first", [*RUN, "--config", config], hold=hold)
+    try:
+        first.wait_for(lambda: any(hold.glob("fetching-*")), what="the first run to reach its fetch")
+        first.proc.send_signal(signal.SIGKILL)
+        first.proc.wait()
+    finally:
+        first.kill()
+    second = Child(tmp_path, "second", [*RUN, "--config", config])
+    assert second.finish() == 0, second.text()
+    assert "was left behind by a process that is gone: marked failed\n" in second.text()
+    with dg.DagsterInstance.from_config(str(tmp_path / "data" / "dagster_home")) as instance:
+        assert sorted(r.dagster_run.status.value for r in instance.get_run_records()) == ["FAILURE", "SUCCESS"]
+
+
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
