@@ -12,13 +12,13 @@ import logging
 import click
 
 from autoindex_pipeline.cli.common import AutoIndexGroup, Settings
+from autoindex_pipeline.cli.console import Console
 from autoindex_pipeline.cli.db import db
 from autoindex_pipeline.cli.demo import demo
 from autoindex_pipeline.cli.export import export
 from autoindex_pipeline.cli.news import news_group
 from autoindex_pipeline.cli.quality import quality
 from autoindex_pipeline.cli.run import run
-from autoindex_pipeline.cli.runs import Console
 
 
 @click.group(cls=AutoIndexGroup)
@@ -27,6 +27,7 @@ from autoindex_pipeline.cli.runs import Console
 def main(verbose: bool) -> None:
     """AutoIndex: a rules-based equity index as a Dagster asset graph."""
     Settings.verbose = Console.tracebacks = verbose
+    Console.heartbeat = True
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 

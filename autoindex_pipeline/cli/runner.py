@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from autoindex_pipeline.cli.console import run_console
 from autoindex_pipeline.cli.runs import (
     Notify,
     PoolWatch,
     RunTerminated,
-    console_errors,
     end_terminated_run,
     patch_pool_waiting,
     process_tags,
@@ -126,7 +126,7 @@ def run_job(
     reap_dead_runs(instance, notify)
     run_id = make_new_run_id()
     try:
-        with sigterm_raises(), console_errors(), PoolWatch(instance, run_id, notify):
+        with sigterm_raises(), run_console(job_name, notify), PoolWatch(instance, run_id, notify):
             result = job.execute_in_process(
                 run_config={**INFO_LOGS, **(run_config or {})},
                 instance=instance,

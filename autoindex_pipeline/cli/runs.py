@@ -17,7 +17,6 @@ reaches (``patch_pool_waiting``).
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import signal
 import socket
@@ -178,40 +177,6 @@ def sigterm_raises() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-# ---------------------------------------------------------------- the console log
-
-
-class Console:
-    """``tracebacks = False`` (the CLI without --verbose): Dagster's console log lines keep an
-    error's message but not its stack trace; the run's event log in the UI keeps everything."""
-
-    tracebacks = True
-
-
-class _ShortErrorsLogger(logging.Logger):
-    def handle(self, record: logging.LogRecord) -> None:
-        if record.levelno >= logging.ERROR and isinstance(record.msg, str) and "Stack Trace:" in record.msg:
-            head = record.msg.split("Stack Trace:", 1)[0].rstrip()
-            record.msg = f"{head}\n(stack trace: in the run's log in the UI, or run with `autoindex --verbose`)"
-            record.args = ()
-        super().handle(record)
-
-
-@contextlib.contextmanager
-def console_errors() -> Iterator[None]:
-    """Dagster builds each run's console logger with ``logging.getLoggerClass()``; for the run,
-    that class drops stack traces from ERROR lines unless ``Console.tracebacks``."""
-    if Console.tracebacks:
-        yield
-        return
-    previous = logging.getLoggerClass()
-    logging.setLoggerClass(_ShortErrorsLogger)
-    try:
-        yield
-    finally:
-        logging.setLoggerClass(previous)
 
 
 # ---------------------------------------------------------------- waiting for a pool
