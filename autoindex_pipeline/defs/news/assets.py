@@ -28,7 +28,7 @@ from pydantic import Field
 
 from autoindex_pipeline.defs.shared import partition_date_range
 from autoindex_pipeline.defs.progress import FetchProgress, fetch_or_fail
-from autoindex_pipeline.defs.quality.results import check_result
+from autoindex_pipeline.defs.quality.results import check_result, check_specs
 from autoindex_pipeline.defs.reference.assets import failure_summary, universe_assets
 from autoindex_pipeline.defs.resources import ProvidersResource, SettingsResource, WarehouseResource
 from autoindex_pipeline.domain.calendar import EXCHANGE_TIMEZONE
@@ -97,14 +97,7 @@ def _fetch(context: dg.AssetExecutionContext, provider: NewsProvider, symbols: l
 # Assets
 
 
-NEWS_CHECK_SPECS = [
-    dg.AssetCheckSpec("news_duplicates", asset="news_articles", blocking=True,
-                      description="each article stored once (id, provider id, normalised URL)"),
-    dg.AssetCheckSpec("news_missing_symbols", asset="news_sentiment", blocking=False,
-                      description="every scored (article, symbol) names a universe symbol"),
-    dg.AssetCheckSpec("news_stale", asset="news_articles", blocking=False,
-                      description="newest article at most news.stale_after_hours old on a trading day (today's partition)"),
-]
+NEWS_CHECK_SPECS = check_specs("news_articles", "news_sentiment")
 
 
 def news_check_results(engine, cfg, window, first_day, last_day):  # noqa: ANN001, ANN201
@@ -119,7 +112,7 @@ def news_check_results(engine, cfg, window, first_day, last_day):  # noqa: ANN00
         stale = quality.check_news_stale(articles, now, cfg.news.stale_after_hours, calendar=cfg.prices.calendar)
     else:
         stale = quality.CheckOutcome(
-            name="news_stale", passed=True, severity=quality.WARN, observed=0.0, threshold=cfg.news.stale_after_hours,
+            name="news_stale", passed=True, severity=quality.severity_of("news_stale"), observed=0.0, threshold=cfg.news.stale_after_hours,
             description="past days: staleness is judged on today's partition only",
             offending=pd.DataFrame(columns=["symbol", "date", "value", "reason", "severity"]),
             per_symbol_pass_rate=pd.Series(dtype=float),
