@@ -128,10 +128,10 @@ def _dagster_fields(meta: Mapping[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _safe(getter):  # noqa: ANN001, ANN202 - a DagsterEvent property raises on some event types
+def _safe(getter):  # a DagsterEvent property raises on some event types
     try:
         return getter()
-    except Exception:  # noqa: BLE001
+    except Exception:
         return None
 
 

@@ -107,7 +107,7 @@ def run_backend(backend: str, years: float) -> dict[str, float | str]:
     return out
 
 
-def checks_share(config, start, end, backfill_s) -> dict[str, float]:  # noqa: ANN001
+def checks_share(config, start, end, backfill_s) -> dict[str, float]:
     """The price checks the backfill ran (GX batch + pandas checks over the whole range, once),
     timed again on their own: their share of the backfill's wall time."""
     from autoindex_pipeline.services.price_checks import evaluate_prices
@@ -122,7 +122,7 @@ def checks_share(config, start, end, backfill_s) -> dict[str, float]:  # noqa: A
     return {"checks_s": seconds, "checks_share_of_backfill": seconds / backfill_s}
 
 
-def write_path_vs_copy(config, start, end) -> dict[str, float]:  # noqa: ANN001
+def write_path_vs_copy(config, start, end) -> dict[str, float]:
     """The warehouse write path against a raw COPY of the same frame into an identical empty
     table, each timed on a fresh table so neither pays for the other's rows."""
     import pyarrow as pa

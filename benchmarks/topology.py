@@ -57,7 +57,7 @@ def _config(work: Path) -> Path:
     return path
 
 
-def _sessions(years: float):  # noqa: ANN202
+def _sessions(years: float):
     import pandas as pd
 
     from autoindex_pipeline.domain.calendar import last_closed_session, sessions_between
@@ -66,7 +66,7 @@ def _sessions(years: float):  # noqa: ANN202
     return sessions_between((end - pd.DateOffset(days=round(365.25 * years))).date(), end)[:-1]
 
 
-def _prepare_warehouse(env: dict[str, str], config_path: Path, sessions) -> None:  # noqa: ANN001
+def _prepare_warehouse(env: dict[str, str], config_path: Path, sessions) -> None:
     """The documented sample bad prints would fail the blocking checks (as they should): record
     the audited overrides the demo records, as benchmarks/ingest.py does."""
     from autoindex_pipeline.cli.demo import override_documented_sample_faults
@@ -89,13 +89,13 @@ def _rows(env: dict[str, str]) -> int:
         engine.dispose()
 
 
-def _run_times(instance, run_id: str) -> dict[str, float]:  # noqa: ANN001
+def _run_times(instance, run_id: str) -> dict[str, float]:
     record = instance.get_run_record_by_id(run_id)
     created = record.create_timestamp.timestamp()
     return {"queued_to_start_s": record.start_time - created, "run_s": record.end_time - record.start_time}
 
 
-def _step_times(instance, run_id: str) -> dict[str, float]:  # noqa: ANN001
+def _step_times(instance, run_id: str) -> dict[str, float]:
     starts, ends = {}, {}
     for entry in instance.all_logs(run_id):
         event = entry.dagster_event

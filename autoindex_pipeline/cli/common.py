@@ -234,7 +234,9 @@ def held_lines(result) -> list[str]:
         reason = meta.get("held_reason")
         lines.append(f"held: the index stops before {held_from}, the first incomplete session: "
                      f"{reason.value if reason is not None else ''}")
-        symbols = _lacking(reason.value if reason is not None else "") or ["SYMBOL"]
+        named = meta.get("held_symbols")
+        symbols = ([s for s in named.value.split(",") if s] if named is not None else []) or \
+            _lacking(reason.value if reason is not None else "") or ["SYMBOL"]
         listed = ",".join(symbols)
         first = symbols[0]
         lines.extend([

@@ -50,6 +50,13 @@ class GateVerdict:
     def holds(self) -> bool:
         return len(self.held) > 0
 
+    @property
+    def first_held_symbols(self) -> list[str]:
+        """The constituents whose close the first held session lacks."""
+        if not self.holds:
+            return []
+        return sorted(self.missing.loc[self.missing["date"] == self.held[0], "symbol"].astype(str))
+
     def describe(self, limit: int = 5) -> str:
         """One line a person can read: which sessions wait, for which closes."""
         if not self.holds:

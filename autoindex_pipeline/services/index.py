@@ -66,6 +66,8 @@ class UpdateReport:
     held_from: pd.Timestamp | None = None
     """First session the index waits for (complete sessions only), None when it is not held."""
     held_reason: str | None = None
+    held_symbols: list[str] = field(default_factory=list)
+    """The constituents whose close the first held session lacks."""
 
 
 def sync_strategy_configs(engine: sa.Engine, config: AutoIndexConfig) -> pd.DataFrame:
@@ -133,6 +135,7 @@ def update_strategy(engine: sa.Engine, config: AutoIndexConfig, name: str) -> Up
     verdict = session_gate(engine, config.symbols, raw, judged_from, config.prices.hold_incomplete_sessions)
     if verdict.holds:
         report.held_from, report.held_reason = verdict.held[0], verdict.describe()
+        report.held_symbols = verdict.first_held_symbols
         report.notes.append(f"held: {report.held_reason}")
         cap = verdict.last_complete
         if cap is None or (not full and cap <= state_date):

@@ -13,7 +13,7 @@ from autoindex_pipeline.warehouse import schema
 TABLES = {t.name: t for t in schema.metadata.sorted_tables}
 
 
-def _where_range(table: sa.Table, stmt: sa.Select, symbols, start, end) -> sa.Select:  # noqa: ANN001
+def _where_range(table: sa.Table, stmt: sa.Select, symbols, start, end) -> sa.Select:
     if symbols is not None:
         stmt = stmt.where(table.c.symbol.in_(list(symbols)))
     if start is not None:

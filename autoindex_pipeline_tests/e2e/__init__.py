@@ -67,7 +67,7 @@ def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.5
             value = predicate()
             if value:
                 return value
-        except Exception as exc:  # noqa: BLE001 - a server still starting refuses connections
+        except Exception as exc:  # a server still starting refuses connections
             last_exc = exc
         time.sleep(interval)
     detail = on_timeout() if on_timeout else ""
@@ -150,7 +150,7 @@ def deployment_env(home: Path, dagster_db: str, warehouse_db: str, config_path: 
 
 
 @contextlib.contextmanager
-def instance_from(env: Mapping[str, str]):  # noqa: ANN201
+def instance_from(env: Mapping[str, str]):
     """The DagsterInstance the processes share, opened in this process with their dagster.yaml.
     Its DAGSTER_* variables stay set while it is open (the instance resolves parts of its config
     lazily), then this process's environment is restored."""
@@ -201,7 +201,7 @@ class ProcessGroup:
     def start(self, name: str, args: list[str], env: Mapping[str, str], cwd: Path | None = None) -> Process:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{name}.log"
-        log = open(log_path, "ab")  # noqa: SIM115 - closed with the process
+        log = open(log_path, "ab")  # closed with the process
         popen = subprocess.Popen(args, env=dict(env), cwd=str(cwd or REPO_ROOT), stdout=log,
                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()

@@ -48,7 +48,7 @@ def _reachable(url: str) -> bool:
         return False
 
 
-def start_celery_worker(topo, env: dict[str, str], name: str):  # noqa: ANN001, ANN201
+def start_celery_worker(topo, env: dict[str, str], name: str):
     """`celery -A dagster_celery.app worker -Q dagster` (docker-compose.yml's celery-worker) with
     the solo pool, so each step runs in the worker's own process (its pid is the Popen's)."""
     worker_env = {**env, "CELERY_BROKER_URL": env["AUTOINDEX_CELERY_BROKER"],
@@ -61,7 +61,7 @@ def start_celery_worker(topo, env: dict[str, str], name: str):  # noqa: ANN001, 
     return process
 
 
-def celery_env(home, dagster_db: str, warehouse_db: str, config_path) -> dict[str, str]:  # noqa: ANN001
+def celery_env(home, dagster_db: str, warehouse_db: str, config_path) -> dict[str, str]:
     return deployment_env(home, dagster_db, warehouse_db, config_path, extra={
         "AUTOINDEX_EXECUTOR": "celery", "AUTOINDEX_CELERY_BROKER": BROKER, "AUTOINDEX_CELERY_BACKEND": BACKEND})
 

@@ -10,7 +10,6 @@ import importlib.util
 import re
 import shlex
 import warnings
-from pathlib import Path
 
 import click
 import pytest
@@ -51,7 +50,7 @@ def env_example() -> dict[str, str]:
     return values
 
 
-def _env_refs(node) -> set[str]:  # noqa: ANN001
+def _env_refs(node) -> set[str]:
     """Every `{env: NAME}` in a Dagster YAML document."""
     refs: set[str] = set()
     if isinstance(node, dict):
@@ -91,8 +90,8 @@ def _check_command(argv: list[str]) -> click.Context:
     extra = {}
     if argv[0] == "celery":
         # Celery's worker options read defaults from the app (its group callback sets ctx.obj).
-        from celery.bin.base import CLIContext
         from celery.app.utils import find_app
+        from celery.bin.base import CLIContext
 
         extra["obj"] = CLIContext(app=find_app(argv[argv.index("-A") + 1]), no_color=True, workdir=None, quiet=True)
     ctx = _parse(_load_click(CLICK_COMMANDS[argv[0]]), argv[0], argv[1:], **extra)

@@ -91,6 +91,7 @@ def test_a_partial_session_holds_the_index_and_the_late_symbols_complete_it(stac
     meta = result.asset_materializations_for_node("index_assets") or []
     held = [m for m in meta if "held_from" in m.metadata]
     assert held and held[0].metadata["held_from"].value == str(NEXT.date())
+    assert held[0].metadata["held_symbols"].value == ",".join(late)
 
     assert run_prices_job(config, path, NEXT, NEXT, symbols=late, instance=instance).success
     assert run_index_job(config, path, instance=instance).success

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import dagster as dg
-from dagster_shared.serdes import serialize_value
 import pandas as pd
+from dagster_shared.serdes import serialize_value
 from werkzeug import Response
 
 from autoindex_pipeline.cli.runner import run_prices_job

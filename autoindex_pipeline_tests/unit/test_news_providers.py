@@ -18,13 +18,13 @@ from werkzeug import Response
 
 from autoindex_pipeline.domain.news import deduplicate, normalize_url, title_hash
 from autoindex_pipeline.domain.sentiment import article_text, score_texts
-from autoindex_pipeline.providers.prices.base import ProviderError
-from autoindex_pipeline.providers.prices.files import FilesFormatError
 from autoindex_pipeline.providers.http import RetryPolicy
-from autoindex_pipeline.providers.news.marketaux import MarketauxProvider
 from autoindex_pipeline.providers.news.base import ARTICLE_COLUMNS, ENTITY_COLUMNS, NewsProvider
 from autoindex_pipeline.providers.news.files import NewsFilesProvider
+from autoindex_pipeline.providers.news.marketaux import MarketauxProvider
 from autoindex_pipeline.providers.news.sample import SampleNewsProvider
+from autoindex_pipeline.providers.prices.base import ProviderError
+from autoindex_pipeline.providers.prices.files import FilesFormatError
 from autoindex_pipeline_tests.fakes import FakeClock
 
 UNIVERSE_CSV = Path(__file__).resolve().parents[2] / "autoindex_pipeline" / "data" / "universe.csv"

@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from pytest_httpserver import HTTPServer
 
-from autoindex_pipeline.providers.prices.base import PriceProvider, ProviderError
 from autoindex_pipeline.providers.http import RetryPolicy
+from autoindex_pipeline.providers.prices.base import PriceProvider, ProviderError
 from autoindex_pipeline.providers.prices.twelvedata import WINDOW_DAYS, TwelveDataProvider, _date_windows
 from autoindex_pipeline_tests.fakes import FakeClock
 

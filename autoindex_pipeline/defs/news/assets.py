@@ -26,11 +26,11 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from autoindex_pipeline.defs.shared import partition_date_range
 from autoindex_pipeline.defs.progress import FetchProgress, fetch_or_fail
 from autoindex_pipeline.defs.quality.results import check_result, check_specs
 from autoindex_pipeline.defs.reference.assets import failure_summary, universe_assets
 from autoindex_pipeline.defs.resources import ProvidersResource, SettingsResource, WarehouseResource
+from autoindex_pipeline.defs.shared import partition_date_range
 from autoindex_pipeline.domain.calendar import EXCHANGE_TIMEZONE
 from autoindex_pipeline.providers.news.base import NewsFetchResult, NewsProvider
 from autoindex_pipeline.services.news import aggregate_daily, prepare_news, top_movers_markdown, utc_window
@@ -84,7 +84,7 @@ def _close(provider: NewsProvider) -> None:
         close()
 
 
-def _fetch(context: dg.AssetExecutionContext, provider: NewsProvider, symbols: list[str], lo, hi) -> NewsFetchResult:  # noqa: ANN001
+def _fetch(context: dg.AssetExecutionContext, provider: NewsProvider, symbols: list[str], lo, hi) -> NewsFetchResult:
     with FetchProgress(context.log, f"news {lo:%Y-%m-%d %H:%M}..{hi:%Y-%m-%d %H:%M} UTC", len(symbols)) as progress:
         try:
             return fetch_or_fail(lambda: provider.fetch_news(symbols, lo, hi, progress=progress), provider.name)
@@ -100,7 +100,7 @@ def _fetch(context: dg.AssetExecutionContext, provider: NewsProvider, symbols: l
 NEWS_CHECK_SPECS = check_specs("news_articles", "news_sentiment")
 
 
-def news_check_results(engine, cfg, window, first_day, last_day):  # noqa: ANN001, ANN201
+def news_check_results(engine, cfg, window, first_day, last_day):
     """The news checks over the days this run wrote."""
     from autoindex_pipeline.domain import quality
 

@@ -2,9 +2,9 @@
 
 import dagster as dg
 
-from autoindex_pipeline.services.reports import build_reports, store_reports
-from autoindex_pipeline.defs.shared import INPUTS_UPDATED_AND_CHECKED
 from autoindex_pipeline.defs.resources import SettingsResource, WarehouseResource
+from autoindex_pipeline.defs.shared import INPUTS_UPDATED_AND_CHECKED
+from autoindex_pipeline.services.reports import build_reports, store_reports
 
 
 @dg.asset(

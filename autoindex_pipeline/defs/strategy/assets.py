@@ -8,13 +8,13 @@ was re-materialized.
 
 import dagster as dg
 
-from autoindex_pipeline.services.index import sync_strategy_configs, update_strategy
-from autoindex_pipeline.services.index_checks import evaluate_index
-from autoindex_pipeline.defs.shared import INPUTS_UPDATED_AND_CHECKED
 from autoindex_pipeline.defs.quality.results import check_result, check_specs
 from autoindex_pipeline.defs.reference.assets import market_cap_data
 from autoindex_pipeline.defs.resources import SettingsResource, WarehouseResource
+from autoindex_pipeline.defs.shared import INPUTS_UPDATED_AND_CHECKED
 from autoindex_pipeline.domain.strategy import StrategyConfigError
+from autoindex_pipeline.services.index import sync_strategy_configs, update_strategy
+from autoindex_pipeline.services.index_checks import evaluate_index
 
 
 @dg.asset(name="strategy_configs", group_name="strategy", kinds={"sql"},
@@ -90,6 +90,7 @@ def index_assets(
     held_meta = {
         "held_from": str(min(r.held_from for r in held).date()),
         "held_reason": "; ".join(f"{r.strategy}: {r.held_reason}" for r in held),
+        "held_symbols": ",".join(sorted({s for r in held if r.held_from == min(h.held_from for h in held) for s in r.held_symbols})),
         **{f"{r.strategy} held_from": str(r.held_from.date()) for r in held},
     } if held else {}
     yield dg.MaterializeResult(asset_key="index_values", metadata={

@@ -60,8 +60,6 @@ from typing import Any
 
 import pandas as pd
 
-from autoindex_pipeline.providers.prices.base import CallStats, ProgressCallback, ProviderError
-from autoindex_pipeline.providers.prices.files import FileProblem, FilesFormatError
 from autoindex_pipeline.providers.news.base import (
     ENTITY_COLUMNS,
     NewsFetchResult,
@@ -69,6 +67,8 @@ from autoindex_pipeline.providers.news.base import (
     normalize_entities_frame,
     utc_window,
 )
+from autoindex_pipeline.providers.prices.base import CallStats, ProgressCallback, ProviderError
+from autoindex_pipeline.providers.prices.files import FileProblem, FilesFormatError
 
 PROVIDER = "files"
 SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")

@@ -61,7 +61,6 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from autoindex_pipeline.providers.prices.base import CallStats, ProgressCallback, ProviderError
 from autoindex_pipeline.providers.http import (
     Classification,
     HttpClient,
@@ -81,6 +80,7 @@ from autoindex_pipeline.providers.news.base import (
     normalize_entities_frame,
     utc_window,
 )
+from autoindex_pipeline.providers.prices.base import CallStats, ProgressCallback
 
 logger = logging.getLogger(__name__)
 
