@@ -31,33 +31,29 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _upsert(conn: sa.Connection, table: sa.Table, rows: pd.DataFrame) -> None:
+    """Insert ``rows`` (every column of ``table``), replacing rows with the same primary key."""
+    columns = [c.name for c in table.columns]
+    keys = [c.name for c in table.primary_key.columns]
+    records = rows.loc[:, columns].astype(object).where(rows.loc[:, columns].notna(), None).to_dict("records")
+    stmt = _insert(conn)(table)
+    stmt = stmt.on_conflict_do_update(index_elements=keys, set_={c: stmt.excluded[c] for c in columns if c not in keys})
+    conn.execute(stmt, records)
+
+
 def record_refusals(conn: sa.Connection, refused: pd.DataFrame, verdicts: pd.DataFrame, run_id: str) -> None:
     """Inside the run's write transaction: keep each refused row's values, and open (or re-open)
     a verdict per (symbol, date, check). ``refused``: symbol, date, open..volume, source, checks,
     reason, replaced_nothing. ``verdicts``: symbol, date, check_name, severity, value, reason."""
     now = _now()
-    insert = _insert(conn)
     if len(refused):
-        rows = refused.assign(date=pd.to_datetime(refused["date"]).dt.date, run_id=run_id, recorded_at=now)
-        columns = [c.name for c in schema.price_rejections.columns]
-        records = rows.loc[:, columns].astype(object).where(rows.loc[:, columns].notna(), None).to_dict("records")
-        stmt = insert(schema.price_rejections)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["symbol", "date", "run_id"],
-            set_={c: stmt.excluded[c] for c in columns if c not in ("symbol", "date", "run_id")},
-        )
-        conn.execute(stmt, records)
+        _upsert(conn, schema.price_rejections,
+                refused.assign(date=pd.to_datetime(refused["date"]).dt.date, run_id=run_id, recorded_at=now))
     if len(verdicts):
-        rows = verdicts.assign(date=pd.to_datetime(verdicts["date"]).dt.date, run_id=run_id, recorded_at=now, status=OPEN,
-                               resolution=None, resolved_at=None, resolved_run_id=None)
-        columns = [c.name for c in schema.quality_verdicts.columns]
-        records = rows.loc[:, columns].astype(object).where(rows.loc[:, columns].notna(), None).to_dict("records")
-        stmt = insert(schema.quality_verdicts)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["symbol", "date", "check_name"],
-            set_={c: stmt.excluded[c] for c in columns if c not in ("symbol", "date", "check_name")},
-        )
-        conn.execute(stmt, records)
+        _upsert(conn, schema.quality_verdicts, verdicts.assign(
+            date=pd.to_datetime(verdicts["date"]).dt.date, run_id=run_id, recorded_at=now, status=OPEN,
+            resolution=None, resolved_at=None, resolved_run_id=None,
+        ))
 
 
 def resolve_accepted(conn: sa.Connection, accepted: pd.DataFrame, run_id: str) -> int:
