@@ -165,6 +165,8 @@ def test_no_data_in_range_is_a_failure_with_the_reason(httpserver, make_provider
     assert result.frame.empty
     assert "no bars in the requested range" in result.failures["AAPL"]
     assert result.stats.calls == 1  # a 400 is final
+    # ... and a correct answer, not a failed call: it does not lower the provider's success rate.
+    assert (result.stats.succeeded, result.stats.failed) == (1, 0)
 
 
 def test_unparseable_bar_fails_only_that_symbol(httpserver, make_provider):

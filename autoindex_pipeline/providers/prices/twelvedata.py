@@ -394,6 +394,10 @@ def _time_series_classifier(
                 return Classification(Verdict.RETRY, str(problem))
             return None  # 429/5xx retry, other 4xx fail: the status is all there is
         if _is_error(body):
+            if _is_no_data(_error_code(body, response.status_code), str(body.get("message", ""))):
+                # A correct answer (no bars in the range yet), not a failed call: it must not
+                # lower the provider's success rate nor look like an outage.
+                return Classification(Verdict.OK)
             return _classify_error(body, response, credits_reset, fatal_403=n_symbols > 1)
         if response.status_code >= 300:
             return None
