@@ -38,7 +38,13 @@ def _merge(name: str, outcomes: list[quality.CheckOutcome]) -> quality.CheckOutc
     )
 
 
-def evaluate_index(engine: sa.Engine, config: AutoIndexConfig) -> dict[str, quality.CheckOutcome]:
+def evaluate_index(
+    engine: sa.Engine, config: AutoIndexConfig, new_from: dict[str, pd.Timestamp | None] | None = None
+) -> dict[str, quality.CheckOutcome]:
+    """Every allocation and index check on each strategy's current rows. ``new_from``: strategy
+    -> the first session this update appended (None: nothing new). ``daily_moves`` judges only
+    those sessions, so a drop is reported by the run that published it, once, not again by every
+    later run; without ``new_from`` it judges the whole history."""
     benchmark = config.universe.benchmark
     versions = {name: strat.version for name, strat in config.strategies.items()}
     allocations = read_current_rows(engine, "allocations", versions)
@@ -72,7 +78,11 @@ def evaluate_index(engine: sa.Engine, config: AutoIndexConfig) -> dict[str, qual
         targets = allocations[allocations["strategy"] == name]
         daily, _ = compute_index(returns, targets, stored["date"].min(), strat.transaction_cost_bps, end=stored["date"].max())
         recomputed.append(daily.assign(strategy=name))
-        moves.append(quality.check_daily_moves(stored.loc[:, ["date", "daily_return", "strategy"]], strat.daily_drop_threshold))
+        judged = stored
+        if new_from is not None:
+            since = new_from.get(name)
+            judged = stored.iloc[0:0] if since is None else stored[stored["date"] >= pd.Timestamp(since)]
+        moves.append(quality.check_daily_moves(judged.loc[:, ["date", "daily_return", "strategy"]], strat.daily_drop_threshold))
     out["index_recomputation"] = quality.check_index_recomputation(
         index.loc[:, ["date", "level", "strategy"]], pd.concat(recomputed, ignore_index=True).loc[:, ["date", "level", "strategy"]]
     )

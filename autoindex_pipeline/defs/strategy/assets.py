@@ -97,7 +97,7 @@ def index_assets(
         "dagster/row_count": sum(r.index_rows for r in reports), "strategies": summary, **held_meta})
     yield dg.MaterializeResult(asset_key="risk_metrics", metadata={
         "dagster/row_count": sum(r.metric_rows for r in reports)})
-    outcomes = evaluate_index(warehouse.engine, config)
+    outcomes = evaluate_index(warehouse.engine, config, {r.strategy: r.first_new_date for r in reports})
     for name, asset in CHECK_ASSET.items():
         if name in outcomes:
             yield check_result(outcomes[name], asset, name)
