@@ -21,7 +21,7 @@ from autoindex_pipeline.config import AutoIndexConfig
 from autoindex_pipeline.domain.calendar import last_closed_session, session_close_utc, sessions_between
 from autoindex_pipeline.domain.refresh import CatchUpPlan, active_sessions, catch_up_plan, stale_shares
 from autoindex_pipeline.warehouse.coverage import shares_known_from, stored_sessions, symbol_spans
-from autoindex_pipeline.warehouse.gate import read_absences, read_open_verdicts
+from autoindex_pipeline.warehouse.gate import read_absences
 from autoindex_pipeline.warehouse.read import price_coverage
 
 if TYPE_CHECKING:
@@ -78,11 +78,6 @@ def plan_catch_up(config: AutoIndexConfig, engine: sa.Engine, now: pd.Timestamp)
         if s not in absent and spans.at[s, "sessions_held"] == len(active_sessions(sessions, spans.at[s, "first_close"]))
     }
     held = stored_sessions(engine, [s for s in symbols if s not in known_complete], first, end)
-    # A refused delivery (an open blocking verdict) is not a hole to re-fetch on every tick: it
-    # waits for a person (a targeted refresh or an override settles it), and fetching it again
-    # would only refuse it again and page again.
-    refused = read_open_verdicts(engine, first.date(), end.date()).loc[:, ["symbol", "date"]].drop_duplicates()
-    held = pd.concat([held, refused], ignore_index=True) if len(refused) else held
     coverage = price_coverage(engine, first, end).set_index("date")
     closes = pd.Series([session_close_utc(s, calendar) for s in sessions], index=sessions)
     return catch_up_plan(sessions, symbols, first_closes, held, absences, coverage["first_ingested_at"], closes,

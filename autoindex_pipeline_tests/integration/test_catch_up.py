@@ -106,25 +106,3 @@ def test_catch_up_waits_while_a_prices_run_is_in_flight(loaded):
     assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED
     requests, skip = _tick(defs, instance)
     assert requests == [] and "in progress" in skip
-
-
-def test_a_refused_delivery_is_not_fetched_again_by_every_tick(loaded):
-    """A row refused by a blocking check waits for a person; the catch-up does not re-request it
-    (it would be refused again, and page again, twice a day)."""
-    import datetime as dt
-
-    from autoindex_pipeline.warehouse import load
-    from autoindex_pipeline.warehouse.gate import record_refusals
-
-    config, defs, instance, engine = loaded
-    record_absence(engine, "WBA", dt.date(2026, 3, 3), None, "delisted", "WBA delisted after 2026-03-02", "test")
-    _delete(engine, "2026-03-12", "2026-03-12", symbol="AAPL")
-    assert [r.symbols for r in plan_catch_up(config, engine, pd.Timestamp(NOW)).requests] == [("AAPL",)]
-    verdict = pd.DataFrame({"symbol": ["AAPL"], "date": [pd.Timestamp("2026-03-12")], "check_name": ["return_cap"],
-                            "severity": ["ERROR"], "value": [9.0], "reason": ["return +900% beyond the cap"]})
-    empty = pd.DataFrame(columns=["symbol", "date", "open", "high", "low", "close", "volume", "source"])
-    load.replace_prices(engine, empty, ["AAPL"], dt.date(2026, 3, 12), dt.date(2026, 3, 12), keep=[("AAPL", dt.date(2026, 3, 12))],
-                        in_transaction=lambda conn: record_refusals(conn, empty.iloc[0:0], verdict, "run-x"))
-    assert plan_catch_up(config, engine, pd.Timestamp(NOW)).complete
-    requests, skip = _tick(defs, instance)
-    assert requests == [] and "holds every session" in skip
