@@ -72,12 +72,16 @@ def daily_returns(clean_closes: pd.DataFrame, min_daily_return: float, max_daily
     return (ratio - 1.0).clip(lower=min_daily_return, upper=max_daily_return)
 
 
-def exclude_overridden(closes: pd.DataFrame, overrides: pd.DataFrame) -> pd.DataFrame:
-    """Closes with an ``exclude`` override become missing (NaN): the methodology then treats
-    them like any missing close (forward fill within its limit). The stored rows are untouched."""
+def exclude_overridden(closes_wide: pd.DataFrame, overrides: pd.DataFrame) -> pd.DataFrame:
+    """Closes (sessions x symbols) with an ``exclude`` override become missing (NaN): the
+    methodology then treats them like any missing close (forward fill within its limit). The
+    stored rows are untouched; overrides outside the frame are ignored."""
     excluded = overrides[overrides["action"] == "exclude"]
-    if excluded.empty or closes.empty:
-        return closes
-    keys = pd.MultiIndex.from_frame(excluded.loc[:, ["symbol", "date"]])
-    hit = pd.MultiIndex.from_arrays([closes["symbol"].astype(str), closes["date"]]).isin(keys)
-    return closes.assign(close=closes["close"].mask(hit))
+    if excluded.empty or closes_wide.empty:
+        return closes_wide
+    rows = closes_wide.index.get_indexer(pd.to_datetime(excluded["date"]))
+    cols = closes_wide.columns.get_indexer(excluded["symbol"].astype(str))
+    keep = (rows >= 0) & (cols >= 0)
+    values = closes_wide.to_numpy(dtype=float, copy=True)
+    values[rows[keep], cols[keep]] = np.nan
+    return pd.DataFrame(values, index=closes_wide.index, columns=closes_wide.columns)

@@ -49,7 +49,5 @@ def read_clean_returns(
         return CleanReturns(empty, empty.copy(), empty.copy())
     stored = read_closes(engine, symbols=symbols, start=sessions[0], end=sessions[-1])
     raw = cleaning.to_wide(stored, sessions).reindex(columns=list(symbols))
-    closes_long = cleaning.exclude_overridden(stored, read_overrides(engine))
-    wide = cleaning.to_wide(closes_long, sessions).reindex(columns=list(symbols))
-    clean = cleaning.clean_closes(wide, max_forward_fill_days)
+    clean = cleaning.clean_closes(cleaning.exclude_overridden(raw, read_overrides(engine)), max_forward_fill_days)
     return CleanReturns(raw, clean, cleaning.daily_returns(clean, min_daily_return, max_daily_return))

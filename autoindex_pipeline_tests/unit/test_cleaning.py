@@ -108,3 +108,15 @@ def test_stored_frame_is_not_modified() -> None:
     before = raw.copy()
     clean_closes(raw, 2)
     pd.testing.assert_frame_equal(raw, before)
+
+
+def test_an_excluded_close_becomes_missing_and_nothing_else_moves():
+    from autoindex_pipeline.domain.cleaning import exclude_overridden
+
+    sessions = pd.DatetimeIndex(["2025-03-03", "2025-03-04"])
+    wide = pd.DataFrame({"A": [1.0, 2.0], "B": [3.0, 4.0]}, index=sessions)
+    overrides = pd.DataFrame({"symbol": ["A", "B", "ZZZ"], "date": pd.to_datetime(["2025-03-04", "2025-03-03", "2025-03-03"]),
+                              "action": ["exclude", "accept", "exclude"]})
+    out = exclude_overridden(wide, overrides)
+    assert out["A"].tolist()[0] == 1.0 and np.isnan(out["A"].iloc[1]) and out["B"].tolist() == [3.0, 4.0]
+    assert wide["A"].tolist() == [1.0, 2.0]  # the input is not changed

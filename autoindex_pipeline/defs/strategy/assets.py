@@ -87,10 +87,11 @@ def index_assets(
     held = [r for r in reports if r.held_from is not None]
     # Complete sessions only: say which session the index waits for (the index_held alert
     # reads these), per strategy and for the earliest of them.
+    earliest = min((r.held_from for r in held), default=None)
     held_meta = {
-        "held_from": str(min(r.held_from for r in held).date()),
+        "held_from": str(earliest.date()),
         "held_reason": "; ".join(f"{r.strategy}: {r.held_reason}" for r in held),
-        "held_symbols": ",".join(sorted({s for r in held if r.held_from == min(h.held_from for h in held) for s in r.held_symbols})),
+        "held_symbols": ",".join(sorted({s for r in held if r.held_from == earliest for s in r.held_symbols})),
         **{f"{r.strategy} held_from": str(r.held_from.date()) for r in held},
     } if held else {}
     yield dg.MaterializeResult(asset_key="index_values", metadata={
