@@ -53,6 +53,23 @@ market_cap_data = sa.Table(
     sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# Splits and cash dividends (methodology section 2a), one row per (symbol, ex-date, kind).
+# `first_seen` is when the warehouse first recorded the event as it stands (a changed ratio or
+# amount is a new observation): a computation as of T uses only events first seen on or before T.
+corporate_actions = sa.Table(
+    "corporate_actions",
+    metadata,
+    sa.Column("symbol", sa.String(16), primary_key=True),
+    sa.Column("ex_date", sa.Date, primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("ratio", sa.Float),
+    sa.Column("amount", sa.Float),
+    sa.Column("currency", sa.String(8)),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 PRICE_WRITE_COLUMNS = ("symbol", "date", "open", "high", "low", "close", "volume", "adj_close", "source", "ingested_at")
 SHARES_WRITE_COLUMNS = ("symbol", "date", "shares_outstanding", "source", "ingested_at")
 
@@ -115,6 +132,14 @@ index_values = sa.Table(
     sa.Column("benchmark_level", sa.Float),
     sa.Column("benchmark_return", sa.Float),
     sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+    # The price-return series (section 2a) from the same targets; `level` is the total return.
+    # NULL on rows written before migration 0008.
+    sa.Column("price_level", sa.Float),
+    sa.Column("price_daily_return", sa.Float),
+    sa.Column("price_turnover", sa.Float),
+    sa.Column("price_cost", sa.Float),
+    sa.Column("price_benchmark_level", sa.Float),
+    sa.Column("price_benchmark_return", sa.Float),
 )
 
 index_state = sa.Table(
@@ -130,6 +155,11 @@ index_state = sa.Table(
     # old partition) mark the dates from which allocations and the index must be recomputed.
     sa.Column("prices_watermark", sa.DateTime(timezone=True)),
     sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+    # The price-return series' level and holdings (section 2a); a state without them (written
+    # before migration 0008) makes the next update a full recompute.
+    sa.Column("price_level", sa.Float),
+    sa.Column("price_benchmark_level", sa.Float),
+    sa.Column("price_holdings", sa.Text),
 )
 
 RISK_METRIC_COLUMNS = (
@@ -146,6 +176,9 @@ risk_metrics = sa.Table(
     sa.Column("n_returns", sa.Integer, nullable=False),
     *(sa.Column(name, sa.Float) for name in RISK_METRIC_COLUMNS),
     sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+    # The same metrics of the price-return series (section 2a); the unprefixed ones are of the
+    # total-return series.
+    *(sa.Column(f"price_{name}", sa.Float) for name in RISK_METRIC_COLUMNS),
 )
 
 # --- news and sentiment (domain spec section 9) ----------------------------------------------
