@@ -329,6 +329,22 @@ quality_runs = sa.Table(
     sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# Each check's figures in the report of an as-of date (migration 0009): what the CLI summary
+# prints, so it says what the checks say.
+quality_run_checks = sa.Table(
+    "quality_run_checks",
+    metadata,
+    sa.Column("as_of", sa.Date, primary_key=True),
+    sa.Column("check_name", sa.String(64), primary_key=True),
+    sa.Column("severity", sa.String(8), nullable=False),
+    sa.Column("passed", sa.Boolean, nullable=False),
+    sa.Column("observed", sa.Float),
+    sa.Column("threshold", sa.Float),
+    sa.Column("offending", sa.Integer, nullable=False),
+    sa.Column("evaluated", sa.Integer, nullable=False),
+    sa.Column("overridden", sa.Integer, nullable=False),
+)
+
 
 def _report_table(name: str, key: str, *values: str) -> sa.Table:
     return sa.Table(
