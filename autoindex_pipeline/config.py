@@ -223,6 +223,35 @@ class QualityConfig(_Strict):
     """A second source whose closes a sample of ours is reconciled against (within 0.2%);
     None = no reconciliation check. `files` reads providers.files.prices_path."""
     reconciliation_sample: PositiveInt = 100
+    """Closes drawn per reconciliation (the monthly spot check and, when enabled, each run)."""
+    reconciliation_every_run: bool = False
+    """Also reconcile the closes of every prices run (a check on `prices`); the documented
+    cadence is the monthly `reconciliation_job`."""
+    min_validation_rate: Annotated[float, Field(gt=0, le=1)] = 0.95
+    """Rows passing every blocking rule / rows checked, per run and per day: below it the
+    `validation_rate` check warns."""
+
+
+class CapacityConfig(_Strict):
+    min_free_disk_gb: NonNegativeFloat = 5.0
+    """The `capacity_limits` check warns when the data directory's disk has less free space."""
+    min_free_disk_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.10
+    max_growth_mb_per_month: NonNegativeFloat | None = 1024.0
+    """Warn when the warehouse grows faster (over the last 30 days); null = no growth limit."""
+
+
+class RunRetentionConfig(_Strict):
+    keep_days: PositiveInt = 90
+    """`prune_run_history_job` deletes finished Dagster runs older than this ..."""
+    keep_failed_days: PositiveInt = 365
+    """... and failed runs older than this (they are what a post-mortem reads)."""
+
+
+class MaintenanceConfig(_Strict):
+    backup_keep_days: PositiveInt = 30
+    """Backups (pg_dump files or SQLite copies) older than this are deleted; the newest stays."""
+    capacity: CapacityConfig = CapacityConfig()
+    run_retention: RunRetentionConfig = RunRetentionConfig()
 
 
 class AutoIndexConfig(_Strict):
@@ -233,6 +262,7 @@ class AutoIndexConfig(_Strict):
     storage: StorageConfig = StorageConfig()
     prices: PricesConfig = PricesConfig()
     news: NewsConfig = NewsConfig()
+    maintenance: MaintenanceConfig = MaintenanceConfig()
     strategies: dict[str, StrategyParams] = Field(default_factory=lambda: {"default": StrategyParams()})
 
     # Where the file was read from: relative paths resolve against it. Not a YAML key.

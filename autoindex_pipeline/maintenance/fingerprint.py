@@ -9,8 +9,10 @@ metadata and a markdown summary (database names only as ``user@host:port/db``, n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -87,18 +89,116 @@ def table_fingerprint(conn: psycopg.Connection, table: str) -> TableFingerprint:
     return TableFingerprint(table, int(count), str(checksum), pk or ("<whole row>",))
 
 
+def canonical_session(conn: psycopg.Connection) -> None:
+    """Apply the session settings under which a row's text is the same on any server."""
+    for statement in _CANONICAL_SESSION:
+        conn.execute(statement)
+
+
+def fingerprint_tables(conn: psycopg.Connection, tables: Sequence[str]) -> dict[str, TableFingerprint | str]:
+    """Fingerprints on an open connection (already under :func:`canonical_session`). Inside a
+    transaction a failing table rolls back to a savepoint, so the snapshot the caller holds (the
+    one ``pg_dump --snapshot`` reads) survives it."""
+    out: dict[str, TableFingerprint | str] = {}
+    for table in tables:
+        try:
+            if conn.autocommit:
+                out[table] = table_fingerprint(conn, table)
+            else:
+                with conn.transaction():
+                    out[table] = table_fingerprint(conn, table)
+        except psycopg.Error as exc:
+            out[table] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+    return out
+
+
 def fingerprints(target: PgTarget, tables: Sequence[str]) -> dict[str, TableFingerprint | str]:
     """Fingerprint of each table, or the error text for a table that cannot be read."""
-    out: dict[str, TableFingerprint | str] = {}
     with target.connect(autocommit=True) as conn:
-        for statement in _CANONICAL_SESSION:
-            conn.execute(statement)
-        for table in tables:
-            try:
-                out[table] = table_fingerprint(conn, table)
-            except psycopg.Error as exc:
-                out[table] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-    return out
+        canonical_session(conn)
+        return fingerprint_tables(conn, tables)
+
+
+def compare(
+    tables: Sequence[str],
+    expected: Mapping[str, TableFingerprint | str],
+    actual: Mapping[str, TableFingerprint | str],
+    labels: tuple[str, str] = ("source", "restored"),
+) -> list[TableCheck]:
+    """One :class:`TableCheck` per table: the expected side (the source, or the manifest written
+    with the backup) against the restored copy."""
+    checks = []
+    for table in tables:
+        a = expected.get(table, "not in the backup's manifest")
+        b = actual.get(table, "not in the restored copy")
+        error = None
+        if isinstance(a, str):
+            error = f"{labels[0]}: {a}"
+        elif isinstance(b, str):
+            error = f"{labels[1]}: {b}"
+        checks.append(
+            TableCheck(
+                table=table,
+                source_rows=a.rows if isinstance(a, TableFingerprint) else None,
+                restored_rows=b.rows if isinstance(b, TableFingerprint) else None,
+                source_checksum=a.checksum if isinstance(a, TableFingerprint) else None,
+                restored_checksum=b.checksum if isinstance(b, TableFingerprint) else None,
+                order_by=a.order_by if isinstance(a, TableFingerprint) else (),
+                error=error,
+            )
+        )
+    return checks
+
+
+# --------------------------------------------------------------------------------------------
+# The manifest written beside each backup: the source's fingerprints taken in the very snapshot
+# the backup copied, so the restore test can prove a stored backup months later, while the
+# warehouse has moved on.
+
+MANIFEST_SUFFIX = ".manifest.json"
+
+
+def manifest_path(backup: Path) -> Path:
+    return backup.with_name(backup.name + MANIFEST_SUFFIX)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    backup: Path
+    kind: str
+    """``postgres`` or ``sqlite``."""
+    source: str
+    created_at: str
+    engine_version: str
+    tables: dict[str, TableFingerprint | str]
+
+    def write(self) -> Path:
+        path = manifest_path(self.backup)
+        payload = {
+            "backup": self.backup.name,
+            "kind": self.kind,
+            "source": self.source,
+            "created_at": self.created_at,
+            "engine_version": self.engine_version,
+            "tables": {
+                name: ({"rows": fp.rows, "checksum": fp.checksum, "order_by": list(fp.order_by)}
+                       if isinstance(fp, TableFingerprint) else {"error": fp})
+                for name, fp in self.tables.items()
+            },
+        }
+        tmp = path.with_name(path.name + ".partial")
+        tmp.write_text(json.dumps(payload, indent=1, sort_keys=True))
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def read(cls, backup: Path) -> Manifest:
+        payload = json.loads(manifest_path(backup).read_text())
+        tables: dict[str, TableFingerprint | str] = {}
+        for name, item in payload["tables"].items():
+            tables[name] = (item["error"] if "error" in item
+                            else TableFingerprint(name, int(item["rows"]), str(item["checksum"]), tuple(item["order_by"])))
+        return cls(backup, payload["kind"], payload["source"], payload["created_at"], payload["engine_version"], tables)
 
 
 # --------------------------------------------------------------------------------------------
@@ -137,6 +237,10 @@ class BackupReport:
     server_version: str
     started_at: str
     scratch_dropped: bool = False
+    backup_created_at: str | None = None
+    """When the restored backup was taken (a restore test of a stored backup); None when the
+    test dumped afresh."""
+    kind: str = "postgres"
 
     @property
     def match(self) -> bool:
@@ -178,16 +282,23 @@ class BackupReport:
             "pg_dump_version": self.pg_dump_version,
             "server_version": self.server_version,
             "scratch_dropped": self.scratch_dropped,
+            "backup_created_at": self.backup_created_at or "",
             **{f"seconds_{k}": round(v, 3) for k, v in self.durations.items()},
         }
 
     def to_markdown(self) -> str:
         verdict = "all tables match" if self.match else f"MISMATCH in {', '.join(self.mismatched)}"
+        if self.kind == "sqlite":
+            what = (f"{self.source} copied by the SQLite backup API ({self.dump_bytes / 1e6:.1f} MB, SQLite "
+                    f"{self.server_version})")
+        else:
+            what = (f"{self.source} dumped ({self.dump_bytes / 1e6:.1f} MB, pg_dump {self.pg_dump_version}, server "
+                    f"{self.server_version})")
+        taken = f" taken {self.backup_created_at}" if self.backup_created_at else ""
         lines = [
             f"# Backup and restore test - {self.started_at}",
             "",
-            f"{self.source} dumped ({self.dump_bytes / 1e6:.1f} MB, pg_dump {self.pg_dump_version}, server "
-            f"{self.server_version}) and restored into {self.scratch}: **{verdict}**.",
+            f"{what}{taken}, restored into {self.scratch}: **{verdict}**.",
             "",
             "| Table | Rows (source) | Rows (restored) | Checksums | |",
             "|---|---:|---:|---|---|",

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 
 from autoindex_pipeline.cli.runner import run_prices_job
 from autoindex_pipeline.config import DATABASE_URL_ENV_VAR, load_config
@@ -17,7 +16,7 @@ from autoindex_pipeline.defs.alerts.sensors import deliver_alerts, index_daily_d
 from autoindex_pipeline.warehouse import schema
 from autoindex_pipeline.warehouse.engine import create_warehouse_engine
 from autoindex_pipeline.warehouse.migrate import upgrade
-from autoindex_pipeline_tests.conftest import reset_postgres_schema, write_config
+from autoindex_pipeline_tests.conftest import write_config
 
 NY = ZoneInfo("America/New_York")
 
@@ -154,38 +153,6 @@ def test_index_assets_are_requested_after_prices_update(tmp_path, monkeypatch):
         # Handled: the next evaluation with nothing new requests nothing.
         again = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=after.cursor)
         assert again.get_requested_partitions(dg.AssetKey("index_values")) == set()
-
-
-def test_backup_restore_test_job_on_postgres(pg_databases, tmp_path, monkeypatch):
-    url = pg_databases["warehouse"]
-    reset_postgres_schema(url)
-    create_warehouse_engine.cache_clear()
-    monkeypatch.setenv(DATABASE_URL_ENV_VAR, url)
-    path = write_config(tmp_path)
-    config = load_config(path)
-    with dg.instance_for_test() as instance:
-        assert run_prices_job(config, str(path), pd.Timestamp("2025-06-02"), pd.Timestamp("2025-06-06"), instance=instance).success
-        job = build_definitions(str(path)).resolve_job_def("backup_restore_test_job")
-        result = job.execute_in_process(instance=instance)
-    assert result.success
-    events = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"]
-    metadata = events[0].event_specific_data.metadata
-    assert metadata["match"].value is True and metadata["rows"].value > 0
-    engine = sa.create_engine(sa.engine.make_url(url).set(database="postgres"))
-    with engine.connect() as conn:
-        left = conn.execute(sa.text("SELECT count(*) FROM pg_database WHERE datname LIKE '%restore_test'")).scalar()
-    assert left == 0  # the scratch database is gone
-
-
-def test_backup_job_on_sqlite_says_why_not(tmp_path, monkeypatch):
-    monkeypatch.setenv(DATABASE_URL_ENV_VAR, f"sqlite:///{tmp_path / 'wh.sqlite'}")
-    path = write_config(tmp_path)
-    with dg.instance_for_test() as instance:
-        result = build_definitions(str(path)).resolve_job_def("backup_restore_test_job").execute_in_process(
-            instance=instance, raise_on_error=False)
-    assert not result.success
-    message = next(e for e in result.all_events if e.is_step_failure).event_specific_data.error.message
-    assert "needs the PostgreSQL warehouse" in message
 
 
 def test_news_schedule_refreshes_todays_partition_every_15_minutes(defs):

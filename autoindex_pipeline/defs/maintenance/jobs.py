@@ -1,6 +1,8 @@
-"""Maintenance ops and jobs: warehouse statistics, vacuum, nightly dump, and the monthly
-backup-and-restore test (seed 001). When they run: defs/maintenance/schedules.py; the
+"""Maintenance ops and jobs: warehouse statistics, vacuum, the nightly backup, and the monthly
+restore test of the latest stored backup (seed 001). When they run: defs/maintenance/schedules.py; the
 operations calendar with the manual tasks: docs/operations.md."""
+
+from pathlib import Path
 
 import dagster as dg
 
@@ -9,11 +11,10 @@ from autoindex_pipeline.maintenance import backup
 from autoindex_pipeline.warehouse import housekeeping
 from autoindex_pipeline.warehouse.engine import is_postgres
 
-KEY_TABLES = ["assets", "prices", "market_cap_data", "strategy_configs", "allocations", "index_values", "risk_metrics"]
-
 
 class BackupConfig(dg.Config):
-    keep_days: int = 30
+    keep_days: int | None = None
+    """None = maintenance.backup_keep_days."""
 
 
 @dg.op(description="ANALYZE the warehouse so the planner's statistics follow the daily loads.")
@@ -26,42 +27,59 @@ def vacuum_warehouse(context: dg.OpExecutionContext, warehouse: WarehouseResourc
     context.log.info(f"{housekeeping.vacuum(warehouse.engine)} done")
 
 
-def _backup_dir(settings: SettingsResource):
+def backup_dir(settings: SettingsResource) -> Path:
     path = settings.config.data_dir / "backups"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def _require_postgres(warehouse: WarehouseResource, what: str) -> None:
-    if not is_postgres(warehouse.engine):
-        raise dg.Failure(
-            description=f"{what} needs the PostgreSQL warehouse; the embedded SQLite warehouse is a "
-            "single file: copy it (with the pipeline stopped) to back it up."
-        )
+def _failure(exc: backup.BackupError) -> dg.Failure:
+    return dg.Failure(description=str(exc))
 
 
-@dg.op(description="pg_dump of the warehouse into <data_dir>/backups; dumps older than keep_days pruned.")
+@dg.op(description="A dated backup of the warehouse into <data_dir>/backups with a manifest of every table's "
+                   "row count and checksum (pg_dump on PostgreSQL, the online backup API on SQLite); backups "
+                   "older than maintenance.backup_keep_days pruned, the newest always kept.")
 def dump_warehouse(context: dg.OpExecutionContext, config: BackupConfig, settings: SettingsResource,
                    warehouse: WarehouseResource) -> dg.Output:
-    _require_postgres(warehouse, "warehouse_backup")
-    workdir = _backup_dir(settings)
-    result = backup.dump_database(warehouse.url, workdir)
-    pruned = backup.prune_dumps(workdir, keep_days=config.keep_days)
-    context.log.info(f"dumped to {result.path}; pruned {len(pruned)} old dump(s)")
-    return dg.Output(None, metadata={"dump": str(result.path), "bytes": result.bytes, "pruned": len(pruned)})
+    workdir = backup_dir(settings)
+    keep_days = config.keep_days or settings.config.maintenance.backup_keep_days
+    try:
+        result = backup.backup_warehouse(warehouse.url, workdir)
+    except backup.BackupError as exc:
+        raise _failure(exc) from None
+    pruned = backup.prune_backups(workdir, keep_days=keep_days, prefix=backup.backup_prefix(warehouse.url))
+    context.log.info(
+        f"backed up {result.tables} tables ({result.rows} rows, {result.bytes / 1e6:.1f} MB) to {result.path} in "
+        f"{result.seconds:.1f} s; pruned {len(pruned)} backup(s) older than {keep_days} days"
+    )
+    return dg.Output(None, metadata={
+        "backup": dg.MetadataValue.path(str(result.path)), "bytes": result.bytes, "tables": result.tables,
+        "rows": result.rows, "seconds": round(result.seconds, 3), "pruned": len(pruned),
+        "stored_backups": len(backup.stored_backups(workdir, backup.backup_prefix(warehouse.url))),
+    })
 
 
-@dg.op(description="Dump the warehouse, restore it into a scratch database, compare row counts and "
-                   "checksums of the key tables, drop the scratch database, report.")
+@dg.op(description="Restore the LATEST STORED backup (the nightly one) into a scratch database (PostgreSQL) or "
+                   "file (SQLite), compare row counts and checksums of every table with the manifest taken "
+                   "with the backup, drop the scratch copy, report.")
 def backup_restore_test(context: dg.OpExecutionContext, settings: SettingsResource,
                         warehouse: WarehouseResource) -> dg.Output:
-    _require_postgres(warehouse, "backup_restore_test")
-    scratch = housekeeping.scratch_database_url(warehouse.url)
-    report = backup.backup_and_verify(warehouse.url, scratch, KEY_TABLES, _backup_dir(settings), keep_dump=False)
-    metadata = {**report.as_metadata(), "tables_checked": dg.MetadataValue.json(report.table_rows())}
+    workdir = backup_dir(settings)
+    scratch = (housekeeping.scratch_database_url(warehouse.url) if is_postgres(warehouse.engine)
+               else str(workdir / ".restore_test.sqlite"))
+    try:
+        report = backup.restore_test_latest(warehouse.url, workdir, scratch)
+    except backup.BackupError as exc:
+        raise _failure(exc) from None
+    metadata = {**report.as_metadata(), "tables_checked": dg.MetadataValue.json(report.table_rows()),
+                "report": dg.MetadataValue.md(report.to_markdown())}
     if not report.match:
         raise dg.Failure(description=f"restore test mismatch in {', '.join(report.mismatched)}", metadata=metadata)
-    context.log.info(f"restore test passed: {report.total_rows} rows in {len(report.tables)} tables match")
+    context.log.info(
+        f"restore test passed: the backup taken {report.backup_created_at} restores, {report.total_rows} rows in "
+        f"{len(report.tables)} tables match its manifest"
+    )
     return dg.Output(None, metadata=metadata)
 
 
@@ -75,12 +93,12 @@ def vacuum_warehouse_job():
     vacuum_warehouse()
 
 
-@dg.job(description="Nightly pg_dump of the PostgreSQL warehouse with 30-day retention.")
+@dg.job(description="Nightly backup of the warehouse (pg_dump or the SQLite backup API) with retention.")
 def warehouse_backup_job():
     dump_warehouse()
 
 
-@dg.job(description="Monthly backup-and-restore test of the PostgreSQL warehouse (seed 001).")
+@dg.job(description="Monthly restore test of the latest stored backup, every table compared (seed 001).")
 def backup_restore_test_job():
     backup_restore_test()
 
