@@ -5,16 +5,18 @@ aggregate, the index rows), never by loading the prices table."""
 from __future__ import annotations
 
 import os
+import shutil
+import sys
+from pathlib import Path
 
 import pandas as pd
 
 from autoindex_pipeline.config import AutoIndexConfig
 from autoindex_pipeline.domain import metrics
 from autoindex_pipeline.domain.calendar import sessions_between
+from autoindex_pipeline.domain.quality import ERROR, WARN
 from autoindex_pipeline.warehouse import summary as stored
 from autoindex_pipeline.warehouse.engine import create_warehouse_engine, safe_url
-
-COMPLETENESS_TARGET = 0.98
 
 
 def summary_text(config: AutoIndexConfig, elapsed: float | None = None) -> str:
@@ -37,46 +39,88 @@ def summary_text(config: AutoIndexConfig, elapsed: float | None = None) -> str:
     if elapsed is not None:
         lines.append(f"elapsed          {elapsed:.1f} s")
     lines.append("next")
-    lines.append(f"  UI             DAGSTER_HOME={os.environ.get('DAGSTER_HOME', '<data_dir>/dagster_home')} dagster dev  ->  http://127.0.0.1:3000")
-    lines.append("  export         autoindex export prices --format csv --output prices.csv")
+    home = os.environ.get("DAGSTER_HOME") or str(config.data_dir / "dagster_home")
+    lines.append(f"  UI             DAGSTER_HOME={home} {_script('dagster')} dev  ->  http://127.0.0.1:3000")
+    lines.append(f"  export         {_script('autoindex')} export prices --format csv --output prices.csv")
     return "\n".join(lines)
 
 
+def _script(name: str) -> str:
+    """The command as it can be typed here: beside this interpreter (a venv's bin/, which is
+    often not on PATH: the README's `.venv/bin/...`), else the bare name."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists() and shutil.which(name) != str(beside):
+        return os.path.relpath(beside) if not os.path.relpath(beside).startswith("..") else str(beside)
+    return name
+
+
 def price_lines(engine, config: AutoIndexConfig, prices: stored.TableStats) -> list[str]:
-    """Symbols, range and each symbol's share of the range's sessions (rows per symbol / sessions)."""
+    """Symbols, range and coverage: each symbol's stored rows over the range's sessions. The
+    completeness *check* (per month of each symbol's active range) is printed with the other
+    checks, in its own words and figures (:func:`quality_report_lines`)."""
     sessions = sessions_between(prices.first, prices.last, config.prices.calendar)
     per_symbol = stored.rows_per_symbol(engine, "prices")
-    completeness = (per_symbol / max(len(sessions), 1)).clip(upper=1.0)
-    low = completeness[completeness < COMPLETENESS_TARGET].sort_values()
+    coverage = (per_symbol / max(len(sessions), 1)).clip(upper=1.0)
+    short = coverage[coverage < 1.0].sort_values()
     lines = [
         f"prices           {len(per_symbol)} symbols, {prices.first} .. {prices.last} ({len(sessions)} sessions)",
         f"market cap       shares outstanding for {stored.distinct_symbols(engine, 'market_cap_data')} symbols",
         "quality",
-        f"  completeness   mean {completeness.mean():.4f}, min {completeness.min():.4f} (target >= {COMPLETENESS_TARGET})",
+        f"  coverage       rows / sessions of the range: mean {coverage.mean():.4f}, min {coverage.min():.4f}"
+        + (f" ({len(short)} symbols short, e.g. " + ", ".join(f"{s} {v:.3f}" for s, v in short.head(5).items())
+           + "; listed later or delisted symbols are short by design)" if len(short) else ""),
     ]
-    if len(low):
-        worst = ", ".join(f"{symbol} {value:.3f}" for symbol, value in low.head(8).items())
-        lines.append(f"  below target   {len(low)} symbols: {worst}")
     return lines
 
 
 def quality_report_lines(engine, config: AutoIndexConfig) -> list[str]:
-    """The newest quality report: portfolio score vs the gate, red symbols, failed checks,
-    overrides in force."""
+    """The newest quality report: portfolio score vs the gate, red symbols, each check that did
+    not pass with its own figures (observed vs threshold, offending rows) under its severity
+    (ERROR = blocking, WARN = a warning that stops nothing), overrides in force."""
     latest = stored.latest_quality_run(engine)
     if latest is None:
         return []
     red = stored.red_symbols(engine, latest["as_of"])
     n_overrides, overrides = stored.recent_overrides(engine, limit=5)
     gate = "passes" if latest["portfolio_score"] >= config.quality.min_portfolio_score else "FAILS"
-    return [
+    lines = [
         f"  report         portfolio score {latest['portfolio_score']:.4f} ({gate} the {config.quality.min_portfolio_score} gate), "
         f"{latest['green']} green / {latest['yellow']} yellow / {latest['red']} red over {latest['sessions']} sessions to {latest['as_of']}",
         f"  red symbols    {', '.join(red[:10]) or 'none'}" + (f" (+{len(red) - 10})" if len(red) > 10 else ""),
-        f"  failed checks  {latest['failed_checks'] or 'none'}",
+    ]
+    lines.extend(check_lines(stored.quality_run_checks(engine, latest["as_of"]), latest["failed_checks"]))
+    lines.extend([
         f"  overrides      {n_overrides}" + (": " + ", ".join(f"{r.symbol} {r.date} {r.action}" for r in overrides.itertuples()) if n_overrides else ""),
         f"  HTML report    {config.data_dir / 'reports' / 'quality' / 'quality_report.html'}",
-    ]
+    ])
+    return lines
+
+
+def check_lines(checks: pd.DataFrame, failed_names: str) -> list[str]:
+    """The checks that did not pass, errors apart from warnings, each as the check reports it."""
+    if checks.empty:  # a report stored before the per-check figures existed: names only
+        return [f"  not passed     {failed_names or 'none'}"]
+    failed = checks[~checks["passed"].astype(bool)]
+    lines = []
+    for severity, label in ((ERROR, "errors"), (WARN, "warnings")):
+        rows = failed[failed["severity"] == severity]
+        lines.append(f"  {label:<15}{len(rows)}" + (" (blocking)" if severity == ERROR and len(rows) else "")
+                     + ("" if len(rows) else ": none"))
+        for r in rows.itertuples(index=False):
+            lines.append(f"    {r.check_name:<22}{_check_figures(r)}")
+    return lines
+
+
+def _check_figures(r) -> str:
+    threshold = "" if pd.isna(r.threshold) else f" vs threshold {_num(r.threshold)}"
+    overridden = f", {int(r.overridden)} overridden" if r.overridden else ""
+    return f"{r.severity}: observed {_num(r.observed)}{threshold}, {int(r.offending):,} offending of {int(r.evaluated):,} evaluated{overridden}"
+
+
+def _num(value) -> str:
+    if value is None or pd.isna(value):
+        return "n/a"
+    return f"{int(value)}" if float(value).is_integer() else f"{value:.4g}"
 
 
 def news_summary_lines(engine, stats: dict[str, stored.TableStats], top: int = 5) -> list[str]:
@@ -105,20 +149,22 @@ def news_summary_lines(engine, stats: dict[str, stored.TableStats], top: int = 5
 
 
 def index_summary_lines(engine, config: AutoIndexConfig) -> list[str]:
-    """Final level and headline metrics of each strategy's current version, beside the benchmark."""
+    """Final level and headline metrics of each strategy's current version, each followed by
+    the benchmark over that strategy's own sessions (strategies start on different dates: one
+    benchmark figure from one start would misstate the others)."""
     lines = ["index (base 100)"]
     lines.append(f"  {'':<34}{'level':>9}{'total':>9}{'CAGR':>8}{'Sharpe':>8}{'max DD':>9}")
-    bench_row = None
     for name, strat in config.strategies.items():
         rows = stored.index_rows(engine, name, strat.version)
         if rows.empty:
             continue
         returns = rows["daily_return"].iloc[1:]
         lines.append(_metric_line(f"{name} (from {rows['date'].iloc[0]})", rows["level"].iloc[-1], returns, strat.risk_free_rate))
-        if bench_row is None and rows["benchmark_level"].notna().any():
-            bench_row = (rows["benchmark_level"].iloc[-1], rows["benchmark_return"].iloc[1:], strat.risk_free_rate)
-    if bench_row is not None:
-        lines.append(_metric_line(f"benchmark {config.universe.benchmark}", *bench_row))
+        bench = rows["benchmark_level"]
+        if bench.notna().any():
+            level = 100.0 * bench.dropna().iloc[-1] / bench.dropna().iloc[0]
+            lines.append(_metric_line(f"  {config.universe.benchmark} over the same sessions", level,
+                                      rows["benchmark_return"].iloc[1:], strat.risk_free_rate))
     return lines
 
 

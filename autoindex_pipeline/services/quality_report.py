@@ -75,4 +75,14 @@ def store_quality_report(engine: sa.Engine, report: QualityReport) -> int:
         "red": int((colours == "red").sum()), "yellow": int((colours == "yellow").sum()), "green": int((colours == "green").sum()),
         "failed_checks": ", ".join(o.name for o in report.outcomes if not o.passed), "computed_at": now,
     }
-    return replace_quality_report(engine, report.as_of.date(), rows, run)
+    checks = [
+        {"check_name": o.name, "severity": o.severity, "passed": bool(o.passed),
+         "observed": _finite(o.observed), "threshold": _finite(o.threshold), "offending": o.offending_count,
+         "evaluated": int(o.evaluated), "overridden": int(o.details.get("overridden_rows", 0))}
+        for o in report.outcomes
+    ]
+    return replace_quality_report(engine, report.as_of.date(), rows, run, checks)
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or pd.isna(value) or abs(float(value)) == float("inf") else float(value)

@@ -20,10 +20,14 @@ def latest_price_date(engine: sa.Engine) -> pd.Timestamp | None:
     return None if last is None else pd.Timestamp(last)
 
 
-def replace_quality_report(engine: sa.Engine, as_of: dt.date, scores: Sequence[Mapping[str, Any]], run: Mapping[str, Any]) -> int:
-    """In one transaction: replace the scores of ``as_of`` and its run row (the trend keeps one
-    row per as-of date). Returns the number of score rows written."""
+def replace_quality_report(engine: sa.Engine, as_of: dt.date, scores: Sequence[Mapping[str, Any]], run: Mapping[str, Any],
+                           checks: Sequence[Mapping[str, Any]] = ()) -> int:
+    """In one transaction: replace the scores of ``as_of``, its run row (the trend keeps one
+    row per as-of date) and its checks' figures. Returns the number of score rows written."""
     with engine.begin() as conn:
+        conn.execute(schema.quality_run_checks.delete().where(schema.quality_run_checks.c.as_of == as_of))
+        if checks:
+            conn.execute(schema.quality_run_checks.insert(), [dict(r, as_of=as_of) for r in checks])
         conn.execute(schema.quality_scores.delete().where(schema.quality_scores.c.as_of == as_of))
         if scores:
             conn.execute(schema.quality_scores.insert(), [dict(r, as_of=as_of) for r in scores])

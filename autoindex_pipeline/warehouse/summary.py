@@ -134,3 +134,13 @@ def index_rows(engine: sa.Engine, strategy: str, version: str) -> pd.DataFrame:
             .where(t.c.strategy == strategy, t.c.version == version).order_by(t.c.date),
             conn,
         )
+
+
+def quality_run_checks(engine: sa.Engine, as_of: dt.date) -> pd.DataFrame:
+    """Each check's figures in the quality report of ``as_of`` (check_name, severity, passed,
+    observed, threshold, offending, evaluated, overridden), in the registry's stored order;
+    empty for a report stored before migration 0009."""
+    t = schema.quality_run_checks
+    with engine.connect() as conn:
+        return pd.read_sql(sa.select(t.c.check_name, t.c.severity, t.c.passed, t.c.observed, t.c.threshold,
+                                     t.c.offending, t.c.evaluated, t.c.overridden).where(t.c.as_of == as_of), conn)

@@ -30,7 +30,7 @@ def test_demo_builds_the_warehouse_and_prints_a_summary(embedded, tmp_path):
     result = _invoke("demo", "--years", "0.25", "--config", str(embedded))
     assert result.exit_code == 0, result.output
     assert "AutoIndex summary" in result.output
-    assert "completeness" in result.output and "dagster dev" in result.output
+    assert "coverage" in result.output and "warnings" in result.output and "dagster dev" in result.output
     assert (tmp_path / "data" / "warehouse.sqlite").exists()
     assert (tmp_path / "data" / "dagster_home" / "dagster.yaml").exists()
     prices = read_prices(create_warehouse_engine(load_config(embedded).database_url()))
