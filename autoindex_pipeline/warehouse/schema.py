@@ -461,3 +461,21 @@ provider_calls = sa.Table(
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_provider_calls_provider_at", "provider", "at"),
 )
+
+# What the daily `capacity` asset measured, one row per (day, kind, name): kind `table` (rows,
+# heap and index bytes of a warehouse table), `database` (the whole warehouse), `dagster` (its run
+# storage), `disk` (the data directory's file system: total_bytes its size, free_bytes what is free).
+# Growth per day and per month is read from this history.
+capacity_snapshots = sa.Table(
+    "capacity_snapshots",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("rows", sa.BigInteger),
+    sa.Column("table_bytes", sa.BigInteger),
+    sa.Column("index_bytes", sa.BigInteger),
+    sa.Column("total_bytes", sa.BigInteger),
+    sa.Column("free_bytes", sa.BigInteger),
+    sa.Column("measured_at", sa.DateTime(timezone=True), nullable=False),
+)
