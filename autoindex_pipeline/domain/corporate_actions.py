@@ -83,7 +83,11 @@ def normalise_events(frame: pd.DataFrame | None) -> pd.DataFrame:
     out["kind"] = frame["kind"].astype(str).str.strip().str.lower().to_numpy()
     for column in ("ratio", "amount"):
         out[column] = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float) if column in frame else np.nan
-    out["currency"] = frame["currency"].to_numpy() if "currency" in frame else None
+    if "currency" in frame:
+        currency = frame["currency"].astype(object).reset_index(drop=True)
+        out["currency"] = currency.where(currency.notna(), None)
+    else:
+        out["currency"] = None
     out["source"] = frame["source"].astype(str).to_numpy() if "source" in frame else "unknown"
     if "first_seen" in frame:
         seen = pd.to_datetime(frame["first_seen"].to_numpy(), utc=True)

@@ -14,9 +14,15 @@ from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
+from autoindex_pipeline.domain import corporate_actions as ca
+
 PRICE_COLUMNS: tuple[str, ...] = ("symbol", "date", "open", "high", "low", "close", "volume")
 PRICE_FLOAT_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume", "adj_close")
 SHARES_COLUMNS: tuple[str, ...] = ("symbol", "date", "shares_outstanding")
+CORPORATE_ACTION_COLUMNS: tuple[str, ...] = ("symbol", "ex_date", "kind", "ratio", "amount", "currency")
+"""A provider's corporate actions (methodology section 2a): ``kind`` is ``split`` (``ratio`` =
+new shares per old share) or ``dividend`` (``amount`` per share as quoted on the ex-date, in
+``currency``)."""
 
 ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(symbols_done, symbols_total)`` while a fetch advances."""
@@ -110,6 +116,11 @@ class PriceProvider(Protocol):
         each row says from which date the figure is known)."""
         ...
 
+    def fetch_corporate_actions(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> FetchResult:
+        """Splits and cash dividends with ``start <= ex_date <= end``, as a corporate-actions
+        frame (:func:`normalize_corporate_actions_frame`)."""
+        ...
+
 
 def empty_price_frame() -> pd.DataFrame:
     return normalize_price_frame(pd.DataFrame({c: [] for c in PRICE_COLUMNS}), source="")
@@ -147,3 +158,17 @@ def normalize_shares_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
     out["shares_outstanding"] = pd.to_numeric(out["shares_outstanding"]).astype("float64")
     out["source"] = source
     return out.sort_values(["symbol", "date"], kind="stable").reset_index(drop=True)
+
+
+def normalize_corporate_actions_frame(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Canonical corporate-actions frame: ``CORPORATE_ACTION_COLUMNS`` plus source, validated
+    by the domain (a bad kind, ratio or amount raises naming the row and column), sorted."""
+    missing = [c for c in ("symbol", "ex_date", "kind") if c not in frame.columns]
+    if missing:
+        raise ValueError(f"corporate actions frame is missing column(s): {', '.join(missing)}")
+    out = ca.normalise_events(frame.assign(source=source))
+    return out.loc[:, [*CORPORATE_ACTION_COLUMNS, "source"]]
+
+
+def empty_corporate_actions_frame(source: str = "") -> pd.DataFrame:
+    return ca.empty_events().loc[:, [*CORPORATE_ACTION_COLUMNS, "source"]]

@@ -4,7 +4,14 @@ Layout (long format, one row per symbol and session; header names are matched ca
 and extra columns are ignored):
 
 * prices: ``symbol,date,open,high,low,close,volume`` plus an optional ``adj_close``;
-* shares: ``symbol,date,shares_outstanding`` (``date`` = the day the figure is known from).
+* shares: ``symbol,date,shares_outstanding`` (``date`` = the day the figure is known from);
+* corporate actions (optional): ``symbol,ex_date,kind,ratio,amount,currency``, ``kind`` ``split``
+  (``ratio`` = new shares per old share, 2 for a 2-for-1, 0.1 for a 1-for-10 reverse split) or
+  ``dividend`` (``amount`` per share as quoted on the ex-date; ``currency`` may be empty). Read from
+  ``corporate_actions.csv`` (``.csv.gz``, ``.parquet``, ``.pq``) beside the prices file (beside the
+  prices folder when that is a folder), or the path given; no such file means no event. A kind
+  other than those two, a split without a ratio > 0 or a dividend without an amount >= 0 is a
+  format error naming the line and column, and a duplicate is keyed by (symbol, ex_date, kind).
 
 A path is one file (``.csv``, ``.csv.gz``, ``.parquet`` / ``.pq``) or a folder, in which case every
 such file directly inside it is read (not sub-folders, in name order) and the rows concatenated.
@@ -46,12 +53,15 @@ import numpy as np
 import pandas as pd
 
 from autoindex_pipeline.providers.prices.base import (
+    CORPORATE_ACTION_COLUMNS,
     PRICE_COLUMNS,
     SHARES_COLUMNS,
     CallStats,
     FetchResult,
     ProgressCallback,
     ProviderError,
+    empty_corporate_actions_frame,
+    normalize_corporate_actions_frame,
     normalize_price_frame,
     normalize_shares_frame,
 )
@@ -115,10 +125,19 @@ class _Layout:
     required: tuple[str, ...]
     optional: tuple[str, ...]
     numeric: tuple[str, ...]
+    date_column: str = "date"
+    text: tuple[str, ...] = ()
+    """Further text columns kept as written (stripped; empty -> missing)."""
+    keys: tuple[str, ...] = ("symbol", "date")
 
 
 PRICES_LAYOUT = _Layout("prices", PRICE_COLUMNS, ("adj_close",), ("open", "high", "low", "close", "volume", "adj_close"))
 SHARES_LAYOUT = _Layout("shares", SHARES_COLUMNS, (), ("shares_outstanding",))
+CORPORATE_ACTIONS_LAYOUT = _Layout(
+    "corporate actions", ("symbol", "ex_date", "kind"), ("ratio", "amount", "currency"), ("ratio", "amount"),
+    date_column="ex_date", text=("kind", "currency"), keys=("symbol", "ex_date", "kind"),
+)
+CORPORATE_ACTIONS_STEM = "corporate_actions"
 
 
 class FilesProvider:
@@ -126,9 +145,14 @@ class FilesProvider:
 
     name = "files"
 
-    def __init__(self, prices_path: str | Path, shares_path: str | Path | None = None) -> None:
+    def __init__(
+        self, prices_path: str | Path, shares_path: str | Path | None = None, corporate_actions_path: str | Path | None = None
+    ) -> None:
         self.prices_path = Path(prices_path)
         self.shares_path = None if shares_path is None else Path(shares_path)
+        self.corporate_actions_path = (
+            _beside(self.prices_path) if corporate_actions_path is None else Path(corporate_actions_path)
+        )
         self._cache: dict[str, tuple[tuple, pd.DataFrame]] = {}
         self._lock = threading.Lock()
 
@@ -162,6 +186,18 @@ class FilesProvider:
         frame = normalize_shares_frame(data.loc[mask], source=SOURCE)
         return FetchResult(frame, failures, CallStats(calls=1, succeeded=1))
 
+    def fetch_corporate_actions(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> FetchResult:
+        """Events with ex-date in ``[start, end]`` from the corporate-actions file (none without
+        one: the file is optional)."""
+        wanted = list(dict.fromkeys(str(s) for s in symbols))
+        path = self.corporate_actions_path
+        if path is None or not path.exists():
+            return FetchResult(empty_corporate_actions_frame(SOURCE), {}, CallStats())
+        data = self._load(path, CORPORATE_ACTIONS_LAYOUT)
+        mask = data["symbol"].isin(wanted) & (data["ex_date"] >= pd.Timestamp(start)) & (data["ex_date"] <= pd.Timestamp(end))
+        frame = data.loc[mask].reindex(columns=list(CORPORATE_ACTION_COLUMNS))
+        return FetchResult(normalize_corporate_actions_frame(frame, SOURCE), {}, CallStats(calls=1, succeeded=1))
+
     # ------------------------------------------------------------------ reading
 
     def _load(self, path: Path, layout: _Layout) -> pd.DataFrame:
@@ -175,6 +211,16 @@ class FilesProvider:
             frame = _read_all(files, layout)
             self._cache[key] = (signature, frame)
             return frame
+
+
+def _beside(prices_path: Path) -> Path | None:
+    """The corporate-actions file next to the prices file (or folder), if there is one."""
+    folder = prices_path.parent
+    for suffix in (*CSV_SUFFIXES, *PARQUET_SUFFIXES):
+        candidate = folder / f"{CORPORATE_ACTIONS_STEM}{suffix}"
+        if candidate.is_file() and candidate != prices_path:
+            return candidate
+    return None
 
 
 def _absent(symbol: str, present: set[str]) -> str:
@@ -235,9 +281,9 @@ def _read_all(files: list[Path], layout: _Layout) -> pd.DataFrame:
     if problems:
         raise FilesFormatError(problems, omitted)
     data = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    _check_duplicates(data)
+    _check_duplicates(data, layout.keys)
     columns = [c for c in (*layout.required, *layout.optional) if c in data.columns]
-    return data.loc[:, columns].sort_values(["symbol", "date"], kind="stable").reset_index(drop=True)
+    return data.loc[:, columns].sort_values(list(layout.keys), kind="stable").reset_index(drop=True)
 
 
 def _read_one(path: Path, layout: _Layout) -> pd.DataFrame:
@@ -290,22 +336,27 @@ def _read_one(path: Path, layout: _Layout) -> pd.DataFrame:
     report(_is_empty(symbol), "symbol", None, lambda _v: "missing symbol")
     out["symbol"] = symbol.astype(str)
 
-    date_col = raw["date"]
-    if "date" not in text:
+    date_name = layout.date_column
+    date_col = raw[date_name]
+    if date_name not in text:
         dates = pd.to_datetime(date_col)
         if isinstance(dates.dtype, pd.DatetimeTZDtype):
             dates = dates.dt.tz_localize(None)  # keep the wall-clock date as written
         dates = dates.dt.normalize()
-        report(dates.isna().to_numpy(), "date", None, lambda _v: "missing date")
+        report(dates.isna().to_numpy(), date_name, None, lambda _v: "missing date")
     else:
-        date_text = text["date"]
+        date_text = text[date_name]
         shaped = date_text.str.match(_DATE_SHAPE).fillna(False).to_numpy(dtype=bool)
         dates = pd.to_datetime(date_text.str.slice(0, 10).where(shaped), format="%Y-%m-%d", errors="coerce")
         empty = _is_empty(date_text)
         bad = dates.isna().to_numpy() & ~empty
-        report(empty, "date", None, lambda _v: "missing date")
-        report(bad, "date", date_text.to_numpy(), lambda v: f"{v!r} is not a date (expected YYYY-MM-DD)")
-    out["date"] = dates.astype("datetime64[ns]")
+        report(empty, date_name, None, lambda _v: "missing date")
+        report(bad, date_name, date_text.to_numpy(), lambda v: f"{v!r} is not a date (expected YYYY-MM-DD)")
+    out[date_name] = dates.astype("datetime64[ns]")
+    for c in layout.text:
+        if c in raw.columns:
+            values = text[c] if c in text else _as_text(raw[c])
+            out[c] = values.where(~pd.Series(_is_empty(values), index=values.index)).astype(object)
 
     for c in layout.numeric:
         if c not in raw.columns:
@@ -323,6 +374,8 @@ def _read_one(path: Path, layout: _Layout) -> pd.DataFrame:
             report(bad, c, numbers, lambda v: f"{v!r} is not a finite number")
         out[c] = numbers
 
+    if layout is CORPORATE_ACTIONS_LAYOUT:
+        _check_events(out, report)
     if problems:
         problems.sort(key=lambda p: p.line or 0)
         raise FilesFormatError(problems, omitted)
@@ -413,9 +466,25 @@ def _read_parquet(path: Path, shown: str, layout: _Layout) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def _check_events(out: pd.DataFrame, report) -> None:
+    """Section 2a's rules on each event, located: a known kind, a split's ratio > 0, a dividend's
+    amount >= 0."""
+    kind = out["kind"].fillna("").astype(str).str.lower()
+    out["kind"] = kind
+    report((~kind.isin(("split", "dividend"))).to_numpy(), "kind", kind.to_numpy(),
+           lambda v: f"{v!r} is not a kind of corporate action (split or dividend)")
+    ratio = out["ratio"].to_numpy(dtype=float) if "ratio" in out else np.full(len(out), np.nan)
+    amount = out["amount"].to_numpy(dtype=float) if "amount" in out else np.full(len(out), np.nan)
+    with np.errstate(invalid="ignore"):
+        bad_ratio = (kind == "split").to_numpy() & ~(ratio > 0)
+        bad_amount = (kind == "dividend").to_numpy() & ~(amount >= 0)
+    report(bad_ratio, "ratio", ratio, lambda v: f"a split needs a ratio > 0 (new shares per old share), got {v!r}")
+    report(bad_amount, "amount", amount, lambda v: f"a dividend needs an amount >= 0 per share, got {v!r}")
+
+
 def _is_typed(column: pd.Series, name: str, layout: _Layout) -> bool:
     """Parquet can carry real types; those need no text parsing."""
-    if name == "date":
+    if name == layout.date_column:
         return pd.api.types.is_datetime64_any_dtype(column)
     if name in layout.numeric:
         return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
@@ -430,8 +499,8 @@ def _is_empty(text: pd.Series) -> np.ndarray:
     return (text.str.len() == 0).to_numpy(dtype=bool)
 
 
-def _check_duplicates(data: pd.DataFrame) -> None:
-    keys = ["symbol", "date"]
+def _check_duplicates(data: pd.DataFrame, keys: tuple[str, ...] = ("symbol", "date")) -> None:
+    keys = list(keys)
     later = data.duplicated(keys, keep="first").to_numpy()
     if not later.any():
         return
@@ -441,8 +510,8 @@ def _check_duplicates(data: pd.DataFrame) -> None:
     rows = data.loc[later].head(_MAX_KEPT_PROBLEMS)
     omitted = int(later.sum()) - len(rows)
     problems = []
-    for (sym, day, file, pos), ffile, fpos in zip(
-        rows[["symbol", "date", _FILE, _POS]].itertuples(index=False, name=None),
+    for (sym, day, file, pos, *extra), ffile, fpos in zip(
+        rows[[keys[0], keys[1], _FILE, _POS, *keys[2:]]].itertuples(index=False, name=None),
         first_file[later][: len(rows)],
         first_pos[later][: len(rows)],
         strict=True,
@@ -454,6 +523,7 @@ def _check_duplicates(data: pd.DataFrame) -> None:
             path, where = file, f"{plural} {fpos} and {pos}"
         else:
             path, where = ffile, f"{funit} {fpos} and {file} {unit} {pos}"
-        message = f"duplicate row for {sym} on {pd.Timestamp(day).date()}"
-        problems.append(FileProblem(str(path), where, ("symbol", "date"), message, int(fpos)))
+        what = "".join(f" {value}" for value in extra) or " row"
+        message = f"duplicate{what} for {sym} on {pd.Timestamp(day).date()}"
+        problems.append(FileProblem(str(path), where, tuple(keys[:2]), message, int(fpos)))
     raise FilesFormatError(problems, omitted)

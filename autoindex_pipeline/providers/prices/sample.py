@@ -26,6 +26,14 @@ to find: see :mod:`autoindex_pipeline.providers.prices.sample_faults` for the ta
 and when, and ``SampleFaults.none()`` for a clean universe. :meth:`SampleProvider.fault_events`
 lists the concrete dates for any range, for tests and docs.
 
+Corporate actions (:meth:`SampleProvider.fetch_corporate_actions`, methodology section 2a): the
+split symbol's forward and reverse splits are published as split events (ratio ``split_ratio``
+and ``1 / split_ratio``), so its raw closes, at the old scale before each split, are explained and
+the index does not move on them. About half the equities without a fault pay a regular quarterly
+cash dividend (a yield of 0.2-0.8% drawn per symbol, ex-dates in March, June, September and
+December on a day drawn per symbol); the raw close drops by the dividend on its ex-date (the open
+carries the gap), and the amount is that yield times the previous close, in cents.
+
 Shares outstanding are point in time: one row from the first session (or listing), then a new
 figure from the first session on or after Feb 1, May 1, Aug 1 and Nov 1 each year (equities drift
 a little down from buybacks, fund units move with creations and redemptions), plus a row on each
@@ -47,6 +55,8 @@ from autoindex_pipeline.providers.prices.base import (
     CallStats,
     FetchResult,
     ProgressCallback,
+    empty_corporate_actions_frame,
+    normalize_corporate_actions_frame,
     normalize_price_frame,
     normalize_shares_frame,
 )
@@ -88,6 +98,12 @@ _CLASS_PARAMS: dict[str, dict[str, tuple[float, float] | float]] = {
 # grow and shrink with creations and redemptions.
 _SHARES_DRIFT = {"equity": (-0.003, 0.006), "etf": (0.01, 0.03), "commodity": (0.0, 0.04)}
 _SHARES_FILING_DAYS = ("02-01", "05-01", "08-01", "11-01")
+# Regular quarterly cash dividends: the share of clean equities paying them, the range of the
+# quarterly yield, and the ex-date months (the day of the month is drawn per symbol).
+DIVIDEND_SHARE = 0.5
+_DIVIDEND_YIELD = (0.002, 0.008)
+_DIVIDEND_MONTHS = (3, 6, 9, 12)
+_DEFAULT_FAULT_SYMBOLS = frozenset(s for s in SampleFaults().fault_symbols().values() if s is not None)
 
 
 @dataclass(frozen=True)
@@ -96,6 +112,8 @@ class _Series:
 
     ohlcv: np.ndarray  # shape (5, n_sessions): open, high, low, close, volume
     present: np.ndarray  # bool, shape (n_sessions,)
+    dividend_idx: np.ndarray  # sessions that are ex-dates of a cash dividend
+    dividends: np.ndarray  # the amount per share on each of them
 
 
 def _stable_seed(seed: int, *parts: str) -> np.random.SeedSequence:
@@ -210,6 +228,28 @@ class SampleProvider(FaultCalendar):
         frame.insert(0, "symbol", pd.Categorical.from_codes(np.repeat(np.arange(len(known)), counts), categories=known))
         return FetchResult(normalize_price_frame(frame, source=SOURCE), failures, CallStats(calls=1, succeeded=1))
 
+    def fetch_corporate_actions(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> FetchResult:
+        """The split symbol's splits and the payers' cash dividends with ex-date in
+        ``[start, end]`` (see the module doc)."""
+        wanted = list(dict.fromkeys(str(s) for s in symbols))
+        failures = {s: "unknown symbol" for s in wanted if s not in self._universe.index}
+        i0 = int(self._sessions.searchsorted(pd.Timestamp(start), side="left"))
+        i1 = int(self._sessions.searchsorted(pd.Timestamp(end), side="right"))
+        rows: list[tuple] = []
+        f = self.faults
+        for symbol in (s for s in wanted if s not in failures):
+            if symbol == f.split_symbol:
+                for idx, ratio in ((self._yearly_idx(f.split_day), f.split_ratio), (self._yearly_idx(f.reverse_split_day), 1.0 / f.split_ratio)):
+                    rows += [(symbol, self._sessions[i], "split", ratio, np.nan, None) for i in idx if i0 <= i < i1]
+            series = self._series(symbol)
+            for i, amount in zip(series.dividend_idx, series.dividends, strict=True):
+                if i0 <= i < i1:
+                    rows.append((symbol, self._sessions[i], "dividend", np.nan, float(amount), "USD"))
+        if not rows:
+            return FetchResult(empty_corporate_actions_frame(SOURCE), failures, CallStats(calls=1, succeeded=1))
+        frame = pd.DataFrame(rows, columns=["symbol", "ex_date", "kind", "ratio", "amount", "currency"])
+        return FetchResult(normalize_corporate_actions_frame(frame, SOURCE), failures, CallStats(calls=1, succeeded=1))
+
     def fetch_shares(self, symbols: Sequence[str], end: dt.date) -> FetchResult:
         wanted = list(dict.fromkeys(str(s) for s in symbols))
         failures: dict[str, str] = {}
@@ -302,9 +342,13 @@ class SampleProvider(FaultCalendar):
                 resume = first + f.halt_sessions
                 if resume < n:
                     jump[resume] = np.log1p(self._halt_gap_for(self._sessions[resume].year))
+        dividend_idx, dividend_yield = self._dividend_schedule(symbol)
+        # The ex-dividend drop is overnight, like the halt's gap: the open carries it.
+        jump[dividend_idx] += np.log1p(-dividend_yield)
         log_close = np.cumsum(r + jump)
         log_close += np.log(p["anchor_price"]) - log_close[self._anchor_idx]
         close = np.exp(log_close)
+        dividends = np.maximum(np.round(dividend_yield * close[dividend_idx - 1], 2), 0.01)
         prev_close = np.concatenate(([close[0] * np.exp(-r[0])], close[:-1]))
 
         # A (n, 4) draw is row-major, so its first rows do not depend on n either.
@@ -334,9 +378,25 @@ class SampleProvider(FaultCalendar):
             present[: self._listing_idx()] = False
         if symbol == f.delisted_symbol:
             present[self._delisting_idx() + 1 :] = False
-        series = _Series(ohlcv=ohlcv, present=present)
+        series = _Series(ohlcv=ohlcv, present=present, dividend_idx=dividend_idx, dividends=dividends)
         self._series_cache[symbol] = series
         return series
+
+    def _dividend_schedule(self, symbol: str) -> tuple[np.ndarray, float]:
+        """Ex-date sessions and the quarterly yield of a payer (none for the others): equities
+        without a fault in the default configuration, ``DIVIDEND_SHARE`` of them, drawn from the
+        symbol's own stream. (The default set, not the configured one: a symbol's series must not
+        change when another fault configuration is chosen.)"""
+        no_dividend = (np.empty(0, dtype=np.int64), 0.0)
+        if self._universe.at[symbol, "asset_class"] != "equity" or symbol in _DEFAULT_FAULT_SYMBOLS:
+            return no_dividend
+        u = _rng(self.seed, "dividends", symbol).random(3)
+        if u[0] >= DIVIDEND_SHARE:
+            return no_dividend
+        quarterly = _DIVIDEND_YIELD[0] + (_DIVIDEND_YIELD[1] - _DIVIDEND_YIELD[0]) * u[1]
+        day = 1 + int(u[2] * 25)
+        idx = np.unique(np.concatenate([self._yearly_idx(f"{m:02d}-{day:02d}") for m in _DIVIDEND_MONTHS]))
+        return idx[idx > 0], float(quarterly)
 
     def _shares(self, symbol: str) -> tuple[np.ndarray, np.ndarray]:
         """Session index each figure is known from, and the figure."""

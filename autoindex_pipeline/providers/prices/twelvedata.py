@@ -1,7 +1,8 @@
 """TwelveData daily bars over plain HTTP; shares outstanding through :mod:`.twelvedata_shares`.
 
 ``GET /time_series`` for batches of symbols (one credit per symbol per request); ``GET
-/statistics`` per symbol for shares outstanding, in its own client that shares this provider's
+/splits`` and ``GET /dividends`` per symbol for corporate actions (:mod:`.twelvedata_actions`);
+``GET /statistics`` per symbol for shares outstanding, in its own client that shares this provider's
 HTTP client and credit limiter. Built on the shared policy in
 :mod:`autoindex_pipeline.providers.http` (limiter, retries, counting, redaction).
 
@@ -49,6 +50,11 @@ from autoindex_pipeline.providers.prices.base import (
     ProviderError,
     empty_price_frame,
     normalize_price_frame,
+)
+from autoindex_pipeline.providers.prices.twelvedata_actions import (
+    DEFAULT_DIVIDENDS_CREDITS,
+    DEFAULT_SPLITS_CREDITS,
+    CorporateActionsClient,
 )
 from autoindex_pipeline.providers.prices.twelvedata_shares import (
     DEFAULT_STATISTICS_CREDITS,
@@ -116,6 +122,8 @@ class TwelveDataProvider:
         credits_per_minute: int = 8,
         credits_per_day: int | None = 800,
         statistics_credits: int = DEFAULT_STATISTICS_CREDITS,
+        splits_credits: int = DEFAULT_SPLITS_CREDITS,
+        dividends_credits: int = DEFAULT_DIVIDENDS_CREDITS,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
         clock: Callable[[], float] | None = None,
@@ -159,6 +167,13 @@ class TwelveDataProvider:
             clock=self._clock,
             credits_reset=self._seconds_to_next_minute,
         )
+        self._actions = CorporateActionsClient(
+            self._http,
+            splits_credits=splits_credits,
+            dividends_credits=dividends_credits,
+            credits_per_minute=self.credits_per_minute,
+            credits_reset=self._seconds_to_next_minute,
+        )
 
     def __repr__(self) -> str:
         return f"TwelveDataProvider(batch_size={self.batch_size}, credits_per_minute={self.credits_per_minute})"
@@ -181,6 +196,11 @@ class TwelveDataProvider:
         """Shares outstanding known on ``end`` (today only); raises :class:`PlanLimitExceeded`
         when one call costs more than the plan's credits per minute."""
         return self._statistics.fetch_shares(symbols, end)
+
+    def fetch_corporate_actions(self, symbols: Sequence[str], start: dt.date, end: dt.date) -> FetchResult:
+        """Splits and cash dividends (``/splits``, ``/dividends``, see :mod:`.twelvedata_actions`);
+        raises :class:`PlanLimitExceeded` when one call costs more than the plan's minute."""
+        return self._actions.fetch_corporate_actions(symbols, start, end)
 
     # ----------------------------------------------------------------------------------------
     # Prices
