@@ -13,10 +13,18 @@ Three modes, chosen from the stored state of (strategy, config version):
   new session (``strategy.lookback_sessions``: trimmed history gives identical targets), the
   index continues from the stored level and holdings, metrics extend the stored series.
 * **up to date**: nothing newer in the warehouse; nothing is written.
+
+Corporate actions (section 2a): each strategy publishes two levels from the same targets, the
+total return (``level``, the headline; holdings drift with ``r_TR``) and the price return
+(``price_level``; holdings drift with ``r_PR``), each with its own turnover, cost, benchmark and
+metrics. An event recorded after the last computation (a split or dividend learnt late) dirties
+the history from its ex-date like a price backfill. The stored watermark is the newest of the
+prices' ``ingested_at`` and the events' ``first_seen`` the computation saw.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -25,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from autoindex_pipeline.config import AutoIndexConfig
+from autoindex_pipeline.domain import corporate_actions as ca
 from autoindex_pipeline.domain import metrics, strategy
 from autoindex_pipeline.domain.calendar import sessions_between
 from autoindex_pipeline.domain.index import IndexState, benchmark_levels, compute_index
@@ -32,6 +41,7 @@ from autoindex_pipeline.domain.params import StrategyParams
 from autoindex_pipeline.domain.sleeves import SLEEVES, sleeve_rows
 from autoindex_pipeline.services.gate import session_gate
 from autoindex_pipeline.services.returns import read_clean_returns
+from autoindex_pipeline.warehouse.corporate_actions import earliest_ex_date_seen_after, newest_first_seen
 from autoindex_pipeline.warehouse.read import read_shares
 from autoindex_pipeline.warehouse.strategy import (
     read_index_base_date,
@@ -79,7 +89,8 @@ def sync_strategy_configs(engine: sa.Engine, config: AutoIndexConfig) -> pd.Data
 
 def _inputs(engine: sa.Engine, config: AutoIndexConfig, strat: StrategyParams, first: pd.Timestamp, last: pd.Timestamp):
     """Cleaned closes and returns on the calendar sessions [first - lookback, last], and the
-    point-in-time shares on the same sessions."""
+    point-in-time shares on the same sessions (adjusted by the splits since each figure was
+    reported, so shares x raw close is continuous across a split)."""
     calendar = config.prices.calendar
     lookback = strategy.lookback_sessions(strat)
     history = sessions_between(pd.Timestamp(config.prices.start_date) - pd.Timedelta(days=7), first, calendar)
@@ -89,8 +100,10 @@ def _inputs(engine: sa.Engine, config: AutoIndexConfig, strat: StrategyParams, f
     prices = read_clean_returns(
         engine, symbols, sessions, strat.max_forward_fill_days, strat.min_daily_return, strat.max_daily_return
     )
-    clean, returns = prices.closes, prices.returns
-    shares = strategy.shares_as_of(read_shares(engine, symbols=symbols, end=sessions[-1]), sessions, symbols)
+    shares = strategy.shares_as_of(ca.adjust_shares(read_shares(engine, symbols=symbols, end=sessions[-1]), prices.events),
+                                   sessions, symbols)
+    if (prices.events["kind"] == ca.SPLIT).any():
+        shares = shares * prices.factors.reindex(index=shares.index, columns=shares.columns)
     sentiment = None
     if strat.sentiment_tilt != 0:
         from autoindex_pipeline.warehouse.news import read_sentiment_daily
@@ -99,11 +112,22 @@ def _inputs(engine: sa.Engine, config: AutoIndexConfig, strat: StrategyParams, f
             engine, sessions[0] - pd.Timedelta(days=strat.sentiment_window_days), sessions[-1], symbols
         )
         sentiment = strategy.sentiment_z(daily, sessions, strat.sentiment_window_days, symbols)
-    return sessions, prices.raw, clean, returns, shares, sentiment
+    return sessions, prices, shares, sentiment
 
 
 def _cap(frame: pd.DataFrame | None, last: pd.Timestamp) -> pd.DataFrame | None:
     return None if frame is None else frame.loc[frame.index <= last]
+
+
+def _watermark(*moments: dt.datetime | None) -> dt.datetime | None:
+    """The newest of ``moments`` (SQLite hands back naive datetimes; they were written as UTC)."""
+    known = [m if m.tzinfo is not None else m.replace(tzinfo=dt.UTC) for m in moments if m is not None]
+    return max(known) if known else None
+
+
+def _state(state_row: dict, prefix: str = "") -> IndexState:
+    holdings = state_row[f"{prefix}holdings"]
+    return IndexState.from_dict({"date": state_row["date"], "level": state_row[f"{prefix}level"], "holdings": json.loads(holdings)})
 
 
 def update_strategy(engine: sa.Engine, config: AutoIndexConfig, name: str) -> UpdateReport:
@@ -121,14 +145,22 @@ def update_strategy(engine: sa.Engine, config: AutoIndexConfig, name: str) -> Up
         return report
 
     state_date = pd.Timestamp(state_row["date"]) if state_row else None
-    full = state_row is None or (dirty_from is not None and dirty_from <= state_date)
+    events_seen = newest_first_seen(engine)
+    if state_row is not None and state_row["prices_watermark"] is not None:
+        learnt = earliest_ex_date_seen_after(engine, _watermark(state_row["prices_watermark"]))
+        if learnt is not None and (dirty_from is None or learnt < dirty_from):
+            dirty_from = learnt
+    # A state written before the price-return series existed cannot be extended: recompute.
+    no_price_state = state_row is not None and state_row.get("price_holdings") is None
+    full = state_row is None or no_price_state or (dirty_from is not None and dirty_from <= state_date)
     if not full and state_date >= last:
         report.last_date = state_date
         return report
 
     start = pd.Timestamp(strat.start_date or config.prices.start_date)
     first_needed = start if full else state_date
-    sessions, raw, clean, returns, shares, sentiment = _inputs(engine, config, strat, first_needed, last)
+    sessions, prices, shares, sentiment = _inputs(engine, config, strat, first_needed, last)
+    raw, clean, returns, price_returns = prices.raw, prices.screen_closes, prices.returns, prices.price_returns
     # Complete sessions only: the index goes no further than the last session on which every
     # constituent has a close or a known reason (services/gate.py); it resumes by itself.
     judged_from = first_needed if full else sessions[sessions > state_date][0]
@@ -143,7 +175,9 @@ def update_strategy(engine: sa.Engine, config: AutoIndexConfig, name: str) -> Up
             report.last_date = state_date
             return report
         sessions = sessions[sessions <= cap]
-        clean, returns, shares, sentiment = (_cap(f, cap) for f in (clean, returns, shares, sentiment))
+        clean, returns, price_returns, shares, sentiment = (
+            _cap(f, cap) for f in (clean, returns, price_returns, shares, sentiment)
+        )
     elif len(verdict.missing):
         report.notes.append(
             f"{len(verdict.missing)} close(s) missing before the newest sessions, published with the forward fill "
@@ -151,7 +185,12 @@ def update_strategy(engine: sa.Engine, config: AutoIndexConfig, name: str) -> Up
         )
     candidate_dates = strategy.rebalance_dates(sessions, strat.rebalance_frequency, start, config.prices.calendar)
     if full:
-        report.mode = "full" if state_row is None else f"full (inputs changed from {dirty_from.date()})"
+        if state_row is None:
+            report.mode = "full"
+        elif dirty_from is not None and dirty_from <= state_date:
+            report.mode = f"full (inputs changed from {dirty_from.date()})"
+        else:
+            report.mode = "full (no stored price-return state)"
         targets = strategy.target_weights(clean, returns, shares, strat, candidate_dates, sentiment, benchmark=benchmark)
         try:
             d0 = strategy.base_date(targets, candidate_dates, start)
@@ -161,43 +200,64 @@ def update_strategy(engine: sa.Engine, config: AutoIndexConfig, name: str) -> Up
             report.notes.append(str(exc))
             return report
         daily, final_state = compute_index(returns, targets, d0, strat.transaction_cost_bps)
+        price_daily, price_state = compute_index(price_returns, targets, d0, strat.transaction_cost_bps)
         bench = benchmark_levels(returns[benchmark], d0) if benchmark in returns else None
+        price_bench = benchmark_levels(price_returns[benchmark], d0) if benchmark in price_returns else None
         history = None
     else:
         report.mode = "incremental"
         new_dates = candidate_dates[candidate_dates > state_date]
         targets = strategy.target_weights(clean, returns, shares, strat, new_dates, sentiment, benchmark=benchmark)
-        state = IndexState.from_dict({"date": state_row["date"], "level": state_row["level"], "holdings": json.loads(state_row["holdings"])})
         d0 = None
-        daily, final_state = compute_index(
-            returns, targets, read_index_base_date(engine, name, version), strat.transaction_cost_bps, state=state
+        stored_d0 = read_index_base_date(engine, name, version)
+        daily, final_state = compute_index(returns, targets, stored_d0, strat.transaction_cost_bps, state=_state(state_row))
+        price_daily, price_state = compute_index(
+            price_returns, targets, stored_d0, strat.transaction_cost_bps, state=_state(state_row, "price_")
         )
-        bench = (
-            benchmark_levels(returns[benchmark], state_date, level_at_base=state_row["benchmark_level"], include_base=False)
-            if benchmark in returns and state_row["benchmark_level"] is not None
+        bench, price_bench = (
+            benchmark_levels(frame[benchmark], state_date, level_at_base=state_row[level], include_base=False)
+            if benchmark in frame and state_row[level] is not None
             else None
+            for frame, level in ((returns, "benchmark_level"), (price_returns, "price_benchmark_level"))
         )
         history = read_index_history(engine, name, version)
 
-    index_rows = _index_rows(daily, bench)
+    index_rows = _index_rows(daily, bench).merge(
+        _index_rows(price_daily, price_bench).drop(columns="is_rebalance").add_prefix("price_").rename(columns={"price_date": "date"}),
+        on="date", how="left", validate="one_to_one",
+    )
     all_index = pd.concat([history, index_rows], ignore_index=True) if history is not None else index_rows
-    risk = metrics.metrics_as_of_each_date(
-        all_index.loc[:, ["date", "level", "daily_return"]],
-        all_index.loc[:, ["date", "benchmark_return"]].rename(columns={"benchmark_return": "daily_return"})
-        if all_index["benchmark_return"].notna().any() else None,
-        strat.risk_free_rate,
+    risk = _metrics(all_index, strat.risk_free_rate).merge(
+        _metrics(all_index, strat.risk_free_rate, "price_").drop(columns="n_returns").add_prefix("price_")
+        .rename(columns={"price_date": "date"}),
+        on="date", how="left", validate="one_to_one",
     )
     risk = risk[risk["date"].isin(index_rows["date"])]
     allocations = targets.loc[:, list(ALLOCATION_COLUMNS)]
     write_strategy_update(engine, name, version, full, allocations, sleeve_rows(targets), index_rows, risk,
-                          final_state.to_dict(), bench["level"].iloc[-1] if bench is not None and len(bench) else None,
-                          status.newest_ingest)
+                          final_state.to_dict(), _last_level(bench), _watermark(status.newest_ingest, events_seen),
+                          price_state=price_state.to_dict(), price_benchmark_level=_last_level(price_bench))
     report.base_date = d0
     report.first_new_date = index_rows["date"].min() if len(index_rows) else None
     report.last_date = final_state.date
     report.allocation_rows, report.index_rows, report.metric_rows = len(allocations), len(index_rows), len(risk)
     report.final_level = final_state.level
     return report
+
+
+def _last_level(bench: pd.DataFrame | None) -> float | None:
+    return bench["level"].iloc[-1] if bench is not None and len(bench) else None
+
+
+def _metrics(all_index: pd.DataFrame, risk_free_rate: float, prefix: str = "") -> pd.DataFrame:
+    """Section 8 on one of the two series (``prefix`` "" total return, "price_" price return)."""
+    bench = all_index[f"{prefix}benchmark_return"]
+    return metrics.metrics_as_of_each_date(
+        all_index.loc[:, ["date", f"{prefix}level", f"{prefix}daily_return"]].rename(
+            columns={f"{prefix}level": "level", f"{prefix}daily_return": "daily_return"}),
+        pd.DataFrame({"date": all_index["date"], "daily_return": bench}) if bench.notna().any() else None,
+        risk_free_rate,
+    )
 
 
 def _index_rows(daily: pd.DataFrame, bench: pd.DataFrame | None) -> pd.DataFrame:

@@ -1,7 +1,9 @@
 """Checks on the stored allocations and index values of every strategy's current version,
 run after each index update: weights sum to 1, no negative weight, cap respected, benchmark
 never a constituent; the stored index recomputed from stored allocations and prices within
-1e-9; no session missing; daily moves beyond the drop threshold reported."""
+1e-9 (both published series: the total return ``level`` and the price return ``price_level``,
+labelled ``<strategy> (price return)``); no session missing; daily moves beyond the drop
+threshold reported."""
 
 from __future__ import annotations
 
@@ -66,25 +68,38 @@ def evaluate_index(
     first, last = index["date"].min(), index["date"].max()
     sessions = sessions_between(first - pd.Timedelta(days=10), last, config.prices.calendar)
     # Strategies that clean prices alike share one read of the closes.
-    returns_by_cleaning: dict[tuple[int, float, float], pd.DataFrame] = {}
+    returns_by_cleaning: dict[tuple[int, float, float], tuple[pd.DataFrame, pd.DataFrame]] = {}
+    stored_levels = []
     for name, strat in config.strategies.items():
         stored = index[index["strategy"] == name]
         if stored.empty:
             continue
         cleaning = (strat.max_forward_fill_days, strat.min_daily_return, strat.max_daily_return)
         if cleaning not in returns_by_cleaning:
-            returns_by_cleaning[cleaning] = read_clean_returns(engine, config.symbols, sessions, *cleaning).returns
-        returns = returns_by_cleaning[cleaning]
+            read = read_clean_returns(engine, config.symbols, sessions, *cleaning)
+            returns_by_cleaning[cleaning] = (read.returns, read.price_returns)
+        returns, price_returns = returns_by_cleaning[cleaning]
         targets = allocations[allocations["strategy"] == name]
         daily, _ = compute_index(returns, targets, stored["date"].min(), strat.transaction_cost_bps, end=stored["date"].max())
         recomputed.append(daily.assign(strategy=name))
+        stored_levels.append(stored.loc[:, ["date", "level", "strategy"]])
+        # Rows written before the price-return series existed have no price level to check.
+        priced = stored[stored["price_level"].notna()]
+        if len(priced):
+            label = f"{name} (price return)"
+            price_daily, _ = compute_index(
+                price_returns, targets, stored["date"].min(), strat.transaction_cost_bps, end=stored["date"].max()
+            )
+            recomputed.append(price_daily[price_daily["date"].isin(priced["date"])].assign(strategy=label))
+            stored_levels.append(priced.loc[:, ["date", "price_level"]].rename(columns={"price_level": "level"}).assign(strategy=label))
         judged = stored
         if new_from is not None:
             since = new_from.get(name)
             judged = stored.iloc[0:0] if since is None else stored[stored["date"] >= pd.Timestamp(since)]
         moves.append(quality.check_daily_moves(judged.loc[:, ["date", "daily_return", "strategy"]], strat.daily_drop_threshold))
     out["index_recomputation"] = quality.check_index_recomputation(
-        index.loc[:, ["date", "level", "strategy"]], pd.concat(recomputed, ignore_index=True).loc[:, ["date", "level", "strategy"]]
+        pd.concat(stored_levels, ignore_index=True),
+        pd.concat(recomputed, ignore_index=True).loc[:, ["date", "level", "strategy"]],
     )
     out["index_session_gaps"] = quality.check_index_session_gaps(
         index.loc[:, ["date", "strategy"]], sessions_between(first, last, config.prices.calendar)

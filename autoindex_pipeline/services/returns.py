@@ -4,6 +4,13 @@ reads prices (the index, its recomputation check, the performance reports).
 Audited ``exclude`` overrides are applied here, so a close an analyst marked wrong is missing
 for every reader alike (methodology section 2 then forward-fills it within its limit); the raw
 stored rows are never changed.
+
+The stored corporate actions (splits, cash dividends) are applied here too (section 2a), for
+every reader alike: ``returns`` is the total return ``r_TR`` (the signals, the headline index,
+its check and the reports), ``price_returns`` the price return ``r_PR``, ``screen_closes`` the
+cleaned close at the raw scale (the ``min_price_threshold`` screen, market cap). Only events
+first seen on or before ``as_of`` count (None: all). With no event every frame is exactly what
+section 2 gives.
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from autoindex_pipeline.domain import cleaning
+from autoindex_pipeline.domain import corporate_actions as ca
+from autoindex_pipeline.warehouse.corporate_actions import read_corporate_actions
 from autoindex_pipeline.warehouse.overrides import read_overrides
 from autoindex_pipeline.warehouse.read import read_closes
 
@@ -29,9 +38,17 @@ class CleanReturns:
     raw: pd.DataFrame
     """Stored closes as they are (NaN where no row): what the completeness gate reads."""
     closes: pd.DataFrame
-    """Cleaned closes (invalid -> missing, bounded forward fill)."""
+    """Cleaned split-adjusted closes ``C`` (invalid -> missing, bounded forward fill)."""
     returns: pd.DataFrame
-    """Daily returns of the cleaned closes, clipped to the strategy's bounds."""
+    """Total returns ``r_TR`` of the cleaned closes, clipped to the strategy's bounds."""
+    price_returns: pd.DataFrame
+    """Price returns ``r_PR``, clipped (the same frame as ``returns`` without dividends)."""
+    screen_closes: pd.DataFrame
+    """Cleaned closes at the raw scale ``C / F`` (the price screen and market cap)."""
+    factors: pd.DataFrame
+    """Cumulative split factors ``F``."""
+    events: pd.DataFrame
+    """The corporate actions applied (``domain.corporate_actions.EVENT_COLUMNS``)."""
 
 
 def read_clean_returns(
@@ -41,13 +58,19 @@ def read_clean_returns(
     max_forward_fill_days: int,
     min_daily_return: float,
     max_daily_return: float,
+    as_of: pd.Timestamp | None = None,
 ) -> CleanReturns:
     """Cleaned closes and clipped returns of ``symbols`` on ``sessions`` (consecutive exchange
-    sessions), with every ``exclude`` override applied. Columns are ``symbols`` in that order."""
+    sessions), with every ``exclude`` override and every corporate action known at ``as_of``
+    applied. Columns are ``symbols`` in that order."""
+    events = read_corporate_actions(engine, symbols=list(symbols), as_of=as_of)
     if len(sessions) == 0:
         empty = pd.DataFrame(index=pd.DatetimeIndex([], name="date"), columns=pd.Index(list(symbols), name="symbol"), dtype=float)
-        return CleanReturns(empty, empty.copy(), empty.copy())
+        return CleanReturns(empty, empty.copy(), empty.copy(), empty.copy(), empty.copy(), empty.copy(), events)
     stored = read_closes(engine, symbols=symbols, start=sessions[0], end=sessions[-1])
     raw = cleaning.to_wide(stored, sessions).reindex(columns=list(symbols))
-    clean = cleaning.clean_closes(cleaning.exclude_overridden(raw, read_overrides(engine)), max_forward_fill_days)
-    return CleanReturns(raw, clean, cleaning.daily_returns(clean, min_daily_return, max_daily_return))
+    adjusted = ca.adjust(
+        cleaning.exclude_overridden(raw, read_overrides(engine)), events, max_forward_fill_days, min_daily_return, max_daily_return
+    )
+    return CleanReturns(raw, adjusted.closes, adjusted.total_returns, adjusted.price_returns, adjusted.screen_closes,
+                        adjusted.factors, events)

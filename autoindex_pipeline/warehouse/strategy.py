@@ -107,11 +107,13 @@ def read_index_base_date(engine: sa.Engine, name: str, version: str) -> pd.Times
 
 def read_index_history(engine: sa.Engine, name: str, version: str) -> pd.DataFrame:
     """Stored index rows of a version (date, level, daily_return, turnover, cost, is_rebalance,
-    benchmark_level, benchmark_return), by date."""
+    benchmark_level, benchmark_return and the same ``price_*`` columns of the price-return
+    series), by date."""
     table = schema.index_values
+    series = ("level", "daily_return", "turnover", "cost", "benchmark_level", "benchmark_return")
     stmt = (
-        sa.select(table.c.date, table.c.level, table.c.daily_return, table.c.turnover, table.c.cost,
-                  table.c.is_rebalance, table.c.benchmark_level, table.c.benchmark_return)
+        sa.select(table.c.date, table.c.is_rebalance, *(table.c[c] for c in series),
+                  *(table.c[f"price_{c}"] for c in series))
         .where(table.c.strategy == name, table.c.version == version)
         .order_by(table.c.date)
     )
@@ -155,10 +157,13 @@ def write_strategy_update(
     state: Mapping[str, object],
     benchmark_level: float | None,
     watermark: dt.datetime | None,
+    price_state: Mapping[str, object] | None = None,
+    price_benchmark_level: float | None = None,
 ) -> None:
     """One transaction: a full run replaces the version's rows, an incremental run appends.
     ``sleeves`` is ``sleeves.sleeve_rows`` of the allocations; ``state`` is
-    ``IndexState.to_dict()`` (date, level, holdings)."""
+    ``IndexState.to_dict()`` (date, level, holdings) of the total-return series, ``price_state``
+    the same of the price-return series (None: not stored, the next update recomputes)."""
     now = dt.datetime.now(dt.UTC)
     keys = {"strategy": name, "version": version}
     tables = [schema.metadata.tables[t] for t in RESULT_TABLES]
@@ -182,10 +187,17 @@ def write_strategy_update(
         conn.execute(
             state_table.insert().values(
                 **keys, date=pd.Timestamp(state["date"]).date(), level=float(state["level"]),
-                benchmark_level=None if benchmark_level is None or pd.isna(benchmark_level) else float(benchmark_level),
+                benchmark_level=_float_or_none(benchmark_level),
                 holdings=json.dumps(state["holdings"]), prices_watermark=watermark, computed_at=now,
+                price_level=None if price_state is None else float(price_state["level"]),
+                price_benchmark_level=_float_or_none(price_benchmark_level),
+                price_holdings=None if price_state is None else json.dumps(price_state["holdings"]),
             )
         )
+
+
+def _float_or_none(value: float | None) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
 
 
 def _insert(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, keys: dict, now: dt.datetime) -> None:
