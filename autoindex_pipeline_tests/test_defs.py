@@ -30,6 +30,8 @@ JOBS = {
     "vacuum_warehouse_job": None,
     "warehouse_backup_job": None,
     "backup_restore_test_job": None,
+    "capacity_job": {"capacity"},
+    "prune_run_history_job": None,
 }
 # schedule -> (job, cron in New York)
 SCHEDULES = {
@@ -41,6 +43,8 @@ SCHEDULES = {
     "analyze_warehouse_schedule": ("analyze_warehouse_job", "0 20 * * 1-5"),
     "vacuum_analyze_warehouse_schedule": ("vacuum_warehouse_job", "0 3 * * 0"),
     "backup_restore_test_schedule": ("backup_restore_test_job", "0 4 1 * *"),
+    "capacity_schedule": ("capacity_job", "0 6 * * *"),
+    "prune_run_history_schedule": ("prune_run_history_job", "0 5 1 * *"),
 }
 ALERT_SENSORS = {"index_daily_drop", "stale_prices", "failed_blocking_checks", "provider_health", "news_feed", "run_failures",
                  "index_held", "deliver_alerts"}

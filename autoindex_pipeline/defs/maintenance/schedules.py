@@ -8,6 +8,7 @@ day-of-month and day-of-week when both are set, so no expression here sets both.
 
 import dagster as dg
 
+from autoindex_pipeline.defs.maintenance.capacity import CAPACITY_JOB, prune_run_history_job
 from autoindex_pipeline.defs.maintenance.jobs import (
     analyze_warehouse_job,
     backup_restore_test_job,
@@ -38,4 +39,6 @@ def maintenance_schedules(news_retention_job_name: str) -> list[dg.ScheduleDefin
         _schedule("analyze_warehouse", "0 20 * * 1-5", "daily: Refresh planner statistics", job=analyze_warehouse_job),
         _schedule("vacuum_analyze_warehouse", "0 3 * * 0", "weekly: Weekly VACUUM (ANALYZE)", job=vacuum_warehouse_job),
         _schedule("backup_restore_test", "0 4 1 * *", "monthly: Backup and restore test", job=backup_restore_test_job),
+        _schedule("capacity", "0 6 * * *", "daily: Capacity, growth and free disk", job_name=CAPACITY_JOB),
+        _schedule("prune_run_history", "0 5 1 * *", "monthly: Prune Dagster's run history", job=prune_run_history_job),
     ]
