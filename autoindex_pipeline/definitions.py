@@ -26,6 +26,7 @@ from autoindex_pipeline.defs.prices import definitions as prices_defs
 from autoindex_pipeline.defs.quality import definitions as quality_defs
 from autoindex_pipeline.defs.reports import definitions as reports_defs
 from autoindex_pipeline.defs.resources import ProvidersResource, SettingsResource, WarehouseResource
+from autoindex_pipeline.defs.shared import automation_sensor
 from autoindex_pipeline.defs.strategy import definitions as strategy_defs
 from autoindex_pipeline.providers.registry import secrets_in_use
 
@@ -75,6 +76,8 @@ def build_definitions(config_path: str | None = None) -> dg.Definitions:
         pipeline_defs.build(config),
         maintenance_defs.build(),
         alerts_defs.build(),
+        # Declared (not Dagster's implicit one) so AUTOINDEX_START_AUTOMATION=1 can start it.
+        dg.Definitions(sensors=[automation_sensor()]),
         dg.Definitions(resources=build_resources(config, config_path), executor=_executor()),
     )
 

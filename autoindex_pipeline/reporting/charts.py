@@ -153,6 +153,27 @@ def render_chart_png(
     return out
 
 
+def chart_markdown(
+    index_daily: pd.DataFrame,
+    benchmark_daily: pd.DataFrame | None,
+    *,
+    title: str,
+    index_label: str = "Index",
+    benchmark_label: str = "Benchmark",
+    since: dt.date | str | pd.Timestamp | None = None,
+) -> str:
+    """The same chart, smaller, as a Markdown image with a ``data:`` URI: the Dagster UI shows
+    it inside the asset's page (a file path it cannot open). About 40 kB of base64 at this size,
+    small enough to sit in every materialization's metadata."""
+    idx, bench = _rebased(index_daily, benchmark_daily, since)
+    fig = figure(7.5, 4.4, dpi=72, layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [2.4, 1]})
+    _levels_panel(top, idx, bench, index_label, benchmark_label, title)
+    _drawdown_panel(bottom, idx, bench, index_label, benchmark_label)
+    _plain_axes(top, bottom)
+    return f"![{title}](data:image/png;base64,{png_base64(fig, dpi=72, tight=False)})"
+
+
 # --------------------------------------------------------------------------------------------
 # Data quality: status grid and trend
 

@@ -30,7 +30,7 @@ from autoindex_pipeline.defs.progress import FetchProgress, fetch_or_fail
 from autoindex_pipeline.defs.quality.results import check_result, check_specs
 from autoindex_pipeline.defs.reference.assets import failure_summary, universe_assets
 from autoindex_pipeline.defs.resources import ProvidersResource, SettingsResource, WarehouseResource
-from autoindex_pipeline.defs.shared import partition_date_range
+from autoindex_pipeline.defs.shared import CODE_VERSION, OWNERS, asset_tags, column_schema, partition_date_range
 from autoindex_pipeline.domain.calendar import EXCHANGE_TIMEZONE
 from autoindex_pipeline.providers.news.base import NewsFetchResult, NewsProvider
 from autoindex_pipeline.services.news import aggregate_daily, prepare_news, top_movers_markdown, utc_window
@@ -130,6 +130,7 @@ def build_news_assets(partitions_def: dg.PartitionsDefinition, stale_after_hours
             deps=[universe_assets],
             freshness_policy=freshness,
             metadata={"dagster/column_schema": NEWS_ARTICLES_SCHEMA},
+            owners=OWNERS, tags=asset_tags("news", tier="support"), code_version=CODE_VERSION,
             description="Financial news about the universe, deduplicated (provider id, normalised URL, "
             "title within 24 h), one row per article, by publication day in New York.",
         ),
@@ -139,6 +140,7 @@ def build_news_assets(partitions_def: dg.PartitionsDefinition, stale_after_hours
             kinds={"sql"},
             deps=["news_articles"],
             metadata={"dagster/column_schema": NEWS_SENTIMENT_SCHEMA},
+            owners=OWNERS, tags=asset_tags("news", tier="support"), code_version=CODE_VERSION,
             description="Sentiment per (article, symbol) in [-1, 1]: the provider's entity score when it "
             "gives one, else VADER on title + description; every score names its model.",
         ),
@@ -148,6 +150,7 @@ def build_news_assets(partitions_def: dg.PartitionsDefinition, stale_after_hours
             kinds={"sql"},
             deps=["news_sentiment"],
             metadata={"dagster/column_schema": SENTIMENT_DAILY_SCHEMA},
+            owners=OWNERS, tags=asset_tags("news", tier="support"), code_version=CODE_VERSION,
             description="Per symbol and New York day: article count, mean score, share positive / negative; "
             "the metadata shows which articles moved which symbol's sentiment.",
         ),
@@ -296,6 +299,10 @@ class NewsArchiveConfig(dg.Config):
     group_name="news",
     kinds={"sql"},
     deps=["news_articles", "news_sentiment"],
+    owners=OWNERS,
+    tags=asset_tags("news", tier="support"),
+    code_version=CODE_VERSION,
+    metadata={"dagster/column_schema": column_schema("news_articles_archive", "news_sentiment_archive")},
 )
 def news_archive(
     context: dg.AssetExecutionContext,

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from autoindex_pipeline.defs.shared import schedule_status
 from autoindex_pipeline.domain.calendar import EXCHANGE_TIMEZONE
 
 NEWS_CRON = "*/15 * * * *"
@@ -41,7 +42,7 @@ def build_news_schedule(news_job_name: str, provider: str, first_day: dt.date | 
         cron_schedule=NEWS_CRON,
         execution_timezone=EXCHANGE_TIMEZONE,
         job_name=news_job_name,
-        default_status=dg.DefaultScheduleStatus.STOPPED,
+        default_status=schedule_status(),  # AUTOINDEX_START_AUTOMATION=1 starts it
         description="Today's news partition (New York date) every 15 minutes, and until 01:00 the "
         "previous day's (its last articles); dedup keeps it idempotent.",
     )

@@ -14,9 +14,10 @@ from autoindex_pipeline.defs.progress import FetchProgress, fetch_or_fail
 from autoindex_pipeline.defs.quality.results import check_result, check_specs
 from autoindex_pipeline.defs.reference.assets import failure_summary, universe_assets
 from autoindex_pipeline.defs.resources import ProvidersResource, SettingsResource, WarehouseResource
-from autoindex_pipeline.defs.shared import partition_date_range
+from autoindex_pipeline.defs.shared import CODE_VERSION, DAILY_FRESHNESS, OWNERS, asset_tags, partition_date_range
 from autoindex_pipeline.domain.calendar import sessions_between
 from autoindex_pipeline.domain.quality import GX_CHECKS
+from autoindex_pipeline.domain.quality.validation import run_validation_rate
 from autoindex_pipeline.providers.prices.base import CallStats
 from autoindex_pipeline.services.price_checks import evaluate_prices, reconciliation_source
 from autoindex_pipeline.services.screening import screen
@@ -46,6 +47,10 @@ class PricesRunConfig(dg.Config):
     )
 
 
+def _rate_or_nan(rate: float | None) -> float:
+    return float("nan") if rate is None else rate
+
+
 def price_check_specs(reconciliation: bool) -> list[dg.AssetCheckSpec]:
     return check_specs("prices", exclude=() if reconciliation else ("reconciliation",))
 
@@ -59,6 +64,10 @@ def build_prices_asset(partitions_def: dg.PartitionsDefinition, reconciliation: 
         deps=[universe_assets],
         kinds={"sql"},
         metadata={"dagster/column_schema": PRICES_SCHEMA},
+        owners=OWNERS,
+        tags=asset_tags("prices"),
+        code_version=CODE_VERSION,
+        freshness_policy=DAILY_FRESHNESS,
         # Provider calls are rate limited: runs that fetch share one concurrency pool.
         pool="provider_prices",
         check_specs=price_check_specs(reconciliation),
@@ -116,7 +125,11 @@ def build_prices_asset(partitions_def: dg.PartitionsDefinition, reconciliation: 
         if result.failures:
             context.log.warning(f"{len(result.failures)} symbols failed: {failure_summary(result.failures)}")
         fetched = sorted(frame["symbol"].unique()) if len(frame) else []
-        if not fetched and len(sessions):
+        # A provider that answered every call with "no data for these sessions" (a late print
+        # not there yet, a catch-up of a hole) is not a failed run: nothing is written, and
+        # the gate and the staleness rule say what is missing. Only calls that failed are.
+        answered_empty = result.stats.calls > 0 and result.stats.failed == 0
+        if not fetched and len(sessions) and not answered_empty:
             raise dg.Failure(
                 description=f"{provider_name} delivered no prices for {start}..{end}; nothing was written",
                 metadata={"failures": failure_summary(result.failures), **result.stats.as_metadata()},
@@ -149,6 +162,9 @@ def build_prices_asset(partitions_def: dg.PartitionsDefinition, reconciliation: 
                 "dagster/row_count": written.rows_written,
                 "rows_replaced": written.rows_deleted,
                 "rows_refused": len(screened.refused),
+                # Rows passing every blocking rule / rows checked (the delivered rows).
+                "rows_checked": len(frame),
+                "validation_rate": _rate_or_nan(run_validation_rate(len(frame), len(frame) - len(screened.accepted))),
                 "refused_rows": dg.MetadataValue.md(
                     screened.refused.loc[:, ["symbol", "date", "close", "checks", "reason"]].head(20).to_markdown(index=False)
                     if len(screened.refused) else "none"

@@ -16,6 +16,7 @@ import dagster as dg
 import pandas as pd
 
 from autoindex_pipeline.defs.resources import SettingsResource, WarehouseResource
+from autoindex_pipeline.defs.shared import schedule_status
 from autoindex_pipeline.domain.calendar import EXCHANGE_TIMEZONE, is_session
 from autoindex_pipeline.domain.refresh import FetchRequest
 from autoindex_pipeline.services.refresh import plan_catch_up
@@ -29,7 +30,7 @@ def build_prices_schedule(prices_job_name: str, calendar: str, provider: str) ->
         cron_schedule=PRICES_CRON,
         execution_timezone=EXCHANGE_TIMEZONE,
         job_name=prices_job_name,
-        default_status=dg.DefaultScheduleStatus.STOPPED,
+        default_status=schedule_status(),  # AUTOINDEX_START_AUTOMATION=1 starts it
         description="Today's prices partition at 18:00 New York, on exchange sessions only.",
     )
     def prices_after_close(context: dg.ScheduleEvaluationContext):
@@ -78,7 +79,7 @@ def build_catch_up_schedule(prices_job_name: str, provider: str) -> dg.ScheduleD
         cron_schedule=CATCH_UP_CRON,
         execution_timezone=EXCHANGE_TIMEZONE,
         job_name=prices_job_name,
-        default_status=dg.DefaultScheduleStatus.STOPPED,
+        default_status=schedule_status(),  # AUTOINDEX_START_AUTOMATION=1 starts it
         description="Morning and evening: prices runs for what the warehouse lacks (per-symbol holes, missing "
         "and premature sessions) within the provider's credit budget; nothing when it is complete.",
     )

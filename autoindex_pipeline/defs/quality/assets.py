@@ -4,7 +4,7 @@ import dagster as dg
 
 from autoindex_pipeline.defs.quality.results import check_result, check_specs
 from autoindex_pipeline.defs.resources import SettingsResource, WarehouseResource
-from autoindex_pipeline.defs.shared import INPUTS_UPDATED_AND_CHECKED
+from autoindex_pipeline.defs.shared import CODE_VERSION, INPUTS_UPDATED_AND_CHECKED, OWNERS, asset_tags, column_schema
 from autoindex_pipeline.services.quality_report import build_quality_report, store_quality_report
 
 
@@ -15,6 +15,10 @@ from autoindex_pipeline.services.quality_report import build_quality_report, sto
     kinds={"sql", "html"},
     automation_condition=INPUTS_UPDATED_AND_CHECKED,
     check_specs=check_specs("quality_report"),
+    owners=OWNERS,
+    tags=asset_tags("quality"),
+    code_version=CODE_VERSION,
+    metadata={"dagster/column_schema": column_schema("quality_scores", "quality_runs", "quality_run_checks")},
 )
 def quality_report(
     context: dg.AssetExecutionContext, settings: SettingsResource, warehouse: WarehouseResource

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from autoindex_pipeline.defs.progress import FetchProgress, fetch_or_fail
 from autoindex_pipeline.defs.resources import ProvidersResource, SettingsResource, WarehouseResource
+from autoindex_pipeline.defs.shared import CODE_VERSION, OWNERS, asset_tags
 from autoindex_pipeline.domain.calendar import last_closed_session
 from autoindex_pipeline.providers.prices.twelvedata_shares import PlanLimitExceeded
 from autoindex_pipeline.services.refresh import SHARES_MAX_AGE_DAYS, plan_shares
@@ -33,7 +34,8 @@ MARKET_CAP_SCHEMA = dg.TableSchema(
 )
 
 
-@dg.asset(name="assets", group_name="reference", kinds={"sql"}, metadata={"dagster/column_schema": ASSETS_SCHEMA})
+@dg.asset(name="assets", group_name="reference", kinds={"sql"}, metadata={"dagster/column_schema": ASSETS_SCHEMA},
+          owners=OWNERS, tags=asset_tags("reference"), code_version=CODE_VERSION)
 def universe_assets(settings: SettingsResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """The investable universe and the benchmark, from the universe file named in autoindex.yaml.
     Symbols that leave the file are flagged `in_universe = false`, never deleted."""
@@ -64,6 +66,9 @@ class SharesRunConfig(dg.Config):
     deps=[universe_assets],
     kinds={"sql"},
     metadata={"dagster/column_schema": MARKET_CAP_SCHEMA},
+    owners=OWNERS,
+    tags=asset_tags("reference"),
+    code_version=CODE_VERSION,
 )
 def market_cap_data(
     context: dg.AssetExecutionContext,

@@ -2,9 +2,12 @@
 
 import dagster as dg
 
+from autoindex_pipeline.defs.quality.results import check_result, check_specs
 from autoindex_pipeline.defs.resources import SettingsResource, WarehouseResource
-from autoindex_pipeline.defs.shared import INPUTS_UPDATED_AND_CHECKED
-from autoindex_pipeline.services.reports import build_reports, store_reports
+from autoindex_pipeline.defs.shared import CODE_VERSION, INPUTS_UPDATED_AND_CHECKED, OWNERS, asset_tags, column_schema
+from autoindex_pipeline.services.reports import PERIODS, build_reports, store_reports
+from autoindex_pipeline.services.result_checks import evaluate_reports
+from autoindex_pipeline.services.ui_figures import index_figures
 
 
 @dg.asset(
@@ -13,6 +16,12 @@ from autoindex_pipeline.services.reports import build_reports, store_reports
     deps=["index_values", "allocations"],
     kinds={"sql", "html"},
     automation_condition=INPUTS_UPDATED_AND_CHECKED,
+    owners=OWNERS,
+    tags=asset_tags("reports"),
+    code_version=CODE_VERSION,
+    metadata={"dagster/column_schema": column_schema(
+        "performance_reports", "performance_contributors", "performance_allocation_changes")},
+    check_specs=check_specs("performance_reports"),
 )
 def performance_reports(
     context: dg.AssetExecutionContext, settings: SettingsResource, warehouse: WarehouseResource
@@ -33,8 +42,17 @@ def performance_reports(
         "reports": len(rendered),
         "folder": dg.MetadataValue.path(str(out_dir)),
     }
+    charts = index_figures(warehouse.engine, config).charts
     for item in monthly:
-        metadata[f"{item.report.strategy} monthly"] = dg.MetadataValue.md(item.markdown)
+        # The chart inside the page (the UI cannot open a file path), then the figures.
+        chart = charts.get(item.report.strategy, "")
+        metadata[f"{item.report.strategy} monthly"] = dg.MetadataValue.md(f"{chart}\n\n{item.markdown}")
         metadata[f"{item.report.strategy} monthly page"] = dg.MetadataValue.path(str(item.html_path))
+        figures = item.report.figures
+        for metric in ("total_return", "max_drawdown"):
+            if metric in figures.index and figures.loc[metric, "index"] == figures.loc[metric, "index"]:
+                metadata[f"{item.report.strategy} monthly {metric}"] = float(figures.loc[metric, "index"])
     context.log.info(f"{len(rendered)} reports written to {out_dir}")
-    return dg.MaterializeResult(metadata=metadata)
+    outcomes = evaluate_reports(warehouse.engine, config, rendered, PERIODS)
+    return dg.MaterializeResult(metadata=metadata,
+                                check_results=[check_result(o, "performance_reports") for o in outcomes.values()])

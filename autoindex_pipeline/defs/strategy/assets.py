@@ -11,14 +11,25 @@ import dagster as dg
 from autoindex_pipeline.defs.quality.results import check_result, check_specs
 from autoindex_pipeline.defs.reference.assets import market_cap_data
 from autoindex_pipeline.defs.resources import SettingsResource, WarehouseResource
-from autoindex_pipeline.defs.shared import INPUTS_UPDATED_AND_CHECKED
+from autoindex_pipeline.defs.shared import (
+    CODE_VERSION,
+    DAILY_FRESHNESS,
+    INPUTS_UPDATED_AND_CHECKED,
+    OWNERS,
+    asset_tags,
+    column_schema,
+)
 from autoindex_pipeline.domain.strategy import StrategyConfigError
 from autoindex_pipeline.services.index import sync_strategy_configs, update_strategy
 from autoindex_pipeline.services.index_checks import evaluate_index
+from autoindex_pipeline.services.result_checks import RISK_CHECKS, evaluate_risk_metrics
+from autoindex_pipeline.services.ui_figures import index_figures
 
 
 @dg.asset(name="strategy_configs", group_name="strategy", kinds={"sql"},
-          automation_condition=dg.AutomationCondition.newly_missing())
+          automation_condition=dg.AutomationCondition.newly_missing(),
+          owners=OWNERS, tags=asset_tags("strategy"), code_version=CODE_VERSION,
+          metadata={"dagster/column_schema": column_schema("strategy_configs")})
 def strategy_configs(settings: SettingsResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Every named strategy in autoindex.yaml under its content-hash version. Changing a
     strategy's parameters adds a version; rows computed under the old one stay as they were."""
@@ -34,17 +45,27 @@ def strategy_configs(settings: SettingsResource, warehouse: WarehouseResource) -
     )
 
 
+_UI = {"owners": OWNERS, "tags": asset_tags("strategy"), "code_version": CODE_VERSION}
 INDEX_SPECS = [
     dg.AssetSpec("allocations", group_name="strategy", kinds={"sql"}, automation_condition=INPUTS_UPDATED_AND_CHECKED,
-                 description="Target weights at every rebalance date with each sleeve's contribution."),
+                 description="Target weights at every rebalance date with each sleeve's contribution.",
+                 metadata={"dagster/column_schema": column_schema(
+                     "allocations", "allocation_sleeves", descriptions={"weight": "Target weight after the cap; sums to 1 per date"})},
+                 **_UI),
     dg.AssetSpec("index_values", group_name="strategy", kinds={"sql"}, automation_condition=INPUTS_UPDATED_AND_CHECKED,
-                 description="Daily index level from base 100, beside the benchmark rebased to 100."),
+                 description="Daily index level from base 100, beside the benchmark rebased to 100.",
+                 metadata={"dagster/column_schema": column_schema(
+                     "index_values", descriptions={"level": "Total-return level, base 100", "benchmark_level": "Benchmark rebased to 100"})},
+                 freshness_policy=DAILY_FRESHNESS, **_UI),
     dg.AssetSpec("risk_metrics", group_name="strategy", kinds={"sql"}, automation_condition=INPUTS_UPDATED_AND_CHECKED,
-                 description="Risk and performance metrics as of each date, from the base date."),
+                 description="Risk and performance metrics as of each date, from the base date.",
+                 metadata={"dagster/column_schema": column_schema(
+                     "risk_metrics", descriptions={"n_returns": "Returns since the base date; every metric is NULL below 20"})},
+                 **_UI),
 ]
 
 
-CHECK_SPECS = check_specs("allocations", "index_values")
+CHECK_SPECS = check_specs("allocations", "index_values", "risk_metrics")
 CHECK_ASSET = {spec.name: spec.asset_key.to_user_string() for spec in CHECK_SPECS}
 
 
@@ -94,11 +115,17 @@ def index_assets(
         "held_symbols": ",".join(sorted({s for r in held if r.held_from == earliest for s in r.held_symbols})),
         **{f"{r.strategy} held_from": str(r.held_from.date()) for r in held},
     } if held else {}
+    # Plain numbers per strategy (the UI plots each over the materializations) and the chart
+    # itself, embedded in the page.
+    figures = index_figures(warehouse.engine, config)
+    charts = {f"{name} chart": dg.MetadataValue.md(md) for name, md in figures.charts.items()}
     yield dg.MaterializeResult(asset_key="index_values", metadata={
-        "dagster/row_count": sum(r.index_rows for r in reports), "strategies": summary, **held_meta})
+        "dagster/row_count": sum(r.index_rows for r in reports), "strategies": summary, **held_meta,
+        **figures.index_numbers, **charts})
     yield dg.MaterializeResult(asset_key="risk_metrics", metadata={
-        "dagster/row_count": sum(r.metric_rows for r in reports)})
+        "dagster/row_count": sum(r.metric_rows for r in reports), **figures.metric_numbers})
     outcomes = evaluate_index(warehouse.engine, config, {r.strategy: r.first_new_date for r in reports})
+    outcomes.update({name: o for name, o in evaluate_risk_metrics(warehouse.engine, config).items() if name in RISK_CHECKS})
     for name, asset in CHECK_ASSET.items():
         if name in outcomes:
             yield check_result(outcomes[name], asset, name)

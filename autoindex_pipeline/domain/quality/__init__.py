@@ -38,6 +38,12 @@ from autoindex_pipeline.domain.quality.portfolio import (
     check_weights_sum,
 )
 from autoindex_pipeline.domain.quality.prices import check_completeness, check_reconciliation, check_staleness
+from autoindex_pipeline.domain.quality.results import (
+    check_report_figures_finite,
+    check_reports_current,
+    check_risk_metrics_finite,
+    check_risk_metrics_warmup,
+)
 from autoindex_pipeline.domain.quality.returns import (
     SPLIT_FACTORS,
     check_probable_splits,
@@ -139,6 +145,10 @@ __all__ = [
     "quality_trend",
     "rule",
     "rules_for",
+    "check_report_figures_finite",
+    "check_reports_current",
+    "check_risk_metrics_finite",
+    "check_risk_metrics_warmup",
     "score_colour",
     "severity_of",
 ]

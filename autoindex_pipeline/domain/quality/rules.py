@@ -68,6 +68,14 @@ RULES: tuple[CheckRule, ...] = (
     CheckRule("index_session_gaps", "index_values", ERROR, "one row per session", unit="expected session"),
     CheckRule("daily_moves", "index_values", WARN, "daily returns beyond daily_drop_threshold reported (the alert sensor acts)",
               unit="index row", observed="figure"),
+    # risk metrics and performance reports (domain/quality/results.py)
+    CheckRule("risk_metrics_warmup", "risk_metrics", ERROR, "every metric NULL below 20 returns (no figure from too few returns, never 0)",
+              unit="metric value"),
+    CheckRule("risk_metrics_finite", "risk_metrics", ERROR,
+              "every metric finite; total return, volatility and max drawdown present from 20 returns on", unit="metric value"),
+    CheckRule("performance_reports_current", "performance_reports", WARN,
+              "a daily, weekly and monthly report of every strategy up to its newest index session", unit="(strategy, period)"),
+    CheckRule("performance_figures_finite", "performance_reports", WARN, "every report figure finite", unit="report figure"),
     # news
     CheckRule("news_duplicates", "news_articles", ERROR, "each article stored once (id, provider id, normalised URL)", unit="article"),
     CheckRule("news_missing_symbols", "news_sentiment", WARN, "every scored (article, symbol) names a universe symbol", unit="article / entity"),
