@@ -158,6 +158,8 @@ def render_html(
     sample: int = SAMPLE_ROWS,
     freq: str | None | bool = True,
     subtitle: str = "",
+    validation: pd.DataFrame | None = None,
+    min_validation_rate: float = 0.95,
 ) -> str:
     """The quality report as one self-contained HTML page (see the module doc).
 
@@ -196,7 +198,44 @@ def render_html(
         failed=[_check_section(o, sample) for o in sorted(failed, key=lambda o: (o.severity != ERROR, o.name))],
         passed=[f"{o.name} ({o.evaluated} evaluated)" for o in outcomes if o.passed],
         red=[str(s) for s in red["symbol"]] if len(red) else [],
+        validation=_validation_tile(validation, min_validation_rate),
     )
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None or pd.isna(value) else f"{value:.2%}"
+
+
+def _validation_tile(daily: pd.DataFrame | None, threshold: float) -> dict[str, Any] | None:
+    if daily is None:
+        return None
+    scored = daily[daily["checked"] > 0]
+    rate = float(scored["passed"].sum()) / int(scored["checked"].sum()) if len(scored) else None
+    low = int((scored["rate"] < threshold).sum())
+    return {"rate": _pct(rate), "newest": _pct(scored["rate"].iloc[-1] if len(scored) else None),
+            "low": low, "threshold": f"{threshold:.0%}", "ok": low == 0}
+
+
+def render_validation_markdown(daily: pd.DataFrame, threshold: float, max_rows: int = 10) -> str:
+    """The validation rate (rows passing every blocking rule / rows checked): the window's, the
+    newest session's, and the sessions below ``threshold`` (newest first)."""
+    scored = daily[daily["checked"] > 0]
+    if scored.empty:
+        return "**Validation rate:** no rows checked in the window.\n"
+    tile = _validation_tile(daily, threshold)
+    newest = scored.iloc[-1]
+    lines = [
+        f"**Validation rate {tile['rate']}** over the window ({int(scored['passed'].sum())} of {int(scored['checked'].sum())} "
+        f"rows pass every blocking rule); newest session {pd.Timestamp(newest['date']).date()}: {_pct(newest['rate'])}.",
+    ]
+    low = scored[scored["rate"] < threshold].sort_values("date", ascending=False)
+    if len(low):
+        lines += ["", f"Sessions below {threshold:.0%} ({len(low)}):", "", "| session | checked | passed | rate |", "|---|---:|---:|---:|"]
+        for r in low.head(max_rows).itertuples(index=False):
+            lines.append(f"| {pd.Timestamp(r.date).date()} | {int(r.checked)} | {int(r.passed)} | {_pct(r.rate)} |")
+        if len(low) > max_rows:
+            lines.append(f"| ... {len(low) - max_rows} more | | | |")
+    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------------------------

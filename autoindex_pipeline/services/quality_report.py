@@ -1,11 +1,13 @@
 """The data-quality report from the warehouse: every price check over the last
 ``quality.report_sessions`` sessions, per-symbol scores with colours, the session x symbol grid,
-the trend, the portfolio score (the gate before allocations), stored and rendered to HTML."""
+the trend, the portfolio score (the gate before allocations), the validation rate per session
+(rows passing every blocking rule / rows checked, domain/quality/validation.py), stored and
+rendered to HTML."""
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,8 +16,10 @@ import pandas as pd
 from autoindex_pipeline.config import AutoIndexConfig
 from autoindex_pipeline.domain import quality
 from autoindex_pipeline.domain.calendar import sessions_between
+from autoindex_pipeline.domain.quality.validation import DAILY_COLUMNS, check_validation_rate, daily_validation, window_rate
 from autoindex_pipeline.reporting import quality as render
 from autoindex_pipeline.services.price_checks import evaluate_window
+from autoindex_pipeline.warehouse.gate import read_open_verdicts
 from autoindex_pipeline.warehouse.quality import latest_price_date, replace_quality_report
 from autoindex_pipeline.warehouse.read import read_prices
 
@@ -33,6 +37,9 @@ class QualityReport:
     gate: quality.CheckOutcome
     html_path: Path
     markdown: str
+    validation: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=DAILY_COLUMNS))
+    """Per session: rows checked, rows passing every blocking rule, their ratio."""
+    validation_check: quality.CheckOutcome | None = None
 
 
 def build_quality_report(engine: sa.Engine, config: AutoIndexConfig, out_dir: Path) -> QualityReport | None:
@@ -50,15 +57,19 @@ def build_quality_report(engine: sa.Engine, config: AutoIndexConfig, out_dir: Pa
     score = quality.portfolio_score(scores)
     gate = quality.check_portfolio_score(scores, config.quality.min_portfolio_score)
     grid = quality.daily_quality(window, sessions, outcomes)
+    daily = daily_validation(window, outcomes, read_open_verdicts(engine, sessions[0].date(), sessions[-1].date()), sessions)
+    validation = check_validation_rate(daily, config.quality.min_validation_rate)
     trend = quality.quality_trend(grid, "W")
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path = out_dir / "quality_report.html"
     html_path.write_text(render.render_html(
-        scores, grid, outcomes, trend, portfolio_score=score, min_score=config.quality.min_portfolio_score,
+        scores, grid, [*outcomes, validation], trend, portfolio_score=score, min_score=config.quality.min_portfolio_score,
         subtitle=f"{len(sessions)} sessions to {last.date()}, {prices['symbol'].nunique()} symbols",
+        validation=daily, min_validation_rate=config.quality.min_validation_rate,
     ))
     markdown = render.render_markdown(scores, outcomes, score, min_score=config.quality.min_portfolio_score)
-    return QualityReport(last, len(sessions), outcomes, scores, score, gate, html_path, markdown)
+    markdown += "\n" + render.render_validation_markdown(daily, config.quality.min_validation_rate)
+    return QualityReport(last, len(sessions), outcomes, scores, score, gate, html_path, markdown, daily, validation)
 
 
 def store_quality_report(engine: sa.Engine, report: QualityReport) -> int:
@@ -79,10 +90,26 @@ def store_quality_report(engine: sa.Engine, report: QualityReport) -> int:
         {"check_name": o.name, "severity": o.severity, "passed": bool(o.passed),
          "observed": _finite(o.observed), "threshold": _finite(o.threshold), "offending": o.offending_count,
          "evaluated": int(o.evaluated), "overridden": int(o.details.get("overridden_rows", 0))}
-        for o in report.outcomes
+        for o in [*report.outcomes, *([report.validation_check] if report.validation_check is not None else [])]
     ]
     return replace_quality_report(engine, report.as_of.date(), rows, run, checks)
 
 
 def _finite(value: float | None) -> float | None:
     return None if value is None or pd.isna(value) or abs(float(value)) == float("inf") else float(value)
+
+
+def validation_metadata(daily: pd.DataFrame, sessions: int = 20) -> dict[str, object]:
+    """Flat figures for the asset's metadata: the window's validation rate, the newest
+    session's, and the rate of each of the last ``sessions`` sessions (JSON)."""
+    scored = daily[daily["checked"] > 0]
+    rate = window_rate(scored)
+    return {
+        "validation_rate": float("nan") if rate is None else round(rate, 6),
+        "validation_rate_newest_session": round(float(scored["rate"].iloc[-1]), 6) if len(scored) else float("nan"),
+        "validation_rate_per_session": [
+            {"session": str(pd.Timestamp(r.date).date()), "checked": int(r.checked), "passed": int(r.passed),
+             "rate": round(float(r.rate), 6)}
+            for r in scored.tail(sessions).itertuples(index=False)
+        ],
+    }

@@ -5,7 +5,7 @@ import dagster as dg
 from autoindex_pipeline.defs.quality.results import check_result, check_specs
 from autoindex_pipeline.defs.resources import SettingsResource, WarehouseResource
 from autoindex_pipeline.defs.shared import CODE_VERSION, INPUTS_UPDATED_AND_CHECKED, OWNERS, asset_tags, column_schema
-from autoindex_pipeline.services.quality_report import build_quality_report, store_quality_report
+from autoindex_pipeline.services.quality_report import build_quality_report, store_quality_report, validation_metadata
 
 
 @dg.asset(
@@ -44,6 +44,7 @@ def quality_report(
             "green_symbols": int(colours.get("green", 0)),
             "report": dg.MetadataValue.path(str(report.html_path)),
             "summary": dg.MetadataValue.md(report.markdown),
+            **validation_metadata(report.validation),
         },
-        check_results=[check_result(report.gate, "quality_report")],
+        check_results=[check_result(report.gate, "quality_report"), check_result(report.validation_check, "quality_report")],
     )

@@ -58,6 +58,9 @@ RULES: tuple[CheckRule, ...] = (
     CheckRule("portfolio_quality_score", "quality_report", ERROR,
               "Mean of the symbols' quality scores >= quality.min_portfolio_score (0.9): the gate before allocations.",
               unit="portfolio", observed="figure"),
+    CheckRule("validation_rate", "quality_report", WARN,
+              "rows passing every blocking rule / rows checked >= quality.min_validation_rate (95%) on every session of the "
+              "report window (open refusals count as failing until settled)", unit="session", observed="figure"),
     # allocations and index
     CheckRule("weights_sum", "allocations", ERROR, "weights of each date sum to 1 (1e-9)", unit="(strategy, date)", observed="figure"),
     CheckRule("no_negative_weights", "allocations", ERROR, "no weight below 0", unit="allocation row", observed="figure"),
