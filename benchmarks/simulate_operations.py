@@ -155,16 +155,27 @@ class FakeTwelveData:
         return Response(json.dumps(out), content_type="application/json")
 
 
+CALM = 0.5
+"""The generator's daily log returns are scaled by this: its 20-name index then has daily moves
+of about half a percent, so the injected -2.5 % day is the only one that reaches the -2 %
+threshold (at full volatility the generator itself made a -2 % day inside the outage window,
+an alert no fault explains)."""
+
+
 def served_bars(universe: pd.DataFrame, seed: int, first: pd.Timestamp, last: pd.Timestamp,
                 drop_day: pd.Timestamp) -> pd.DataFrame:
-    """The generator's clean bars, every symbol rescaled from ``drop_day`` on so its return that
-    day is exactly -2.5 %: the index (and the benchmark) lose 2.5 % before costs."""
+    """The generator's clean bars, calmed (:data:`CALM`), then every symbol rescaled from
+    ``drop_day`` on so its return that day is exactly -2.5 %: the index (and the benchmark) lose
+    2.5 % before costs. Each bar's open, high and low move with its close (OHLC stays valid)."""
     provider = SampleProvider(universe, seed=seed, faults=SampleFaults.none())
     frame = provider.fetch_prices(universe["symbol"].tolist(), first.date(), last.date()).frame
     frame["symbol"] = frame["symbol"].astype(str)
     out = []
     for _, f in frame.groupby("symbol"):
         f = f.sort_values("date").reset_index(drop=True)
+        log_close = np.log(f["close"].to_numpy(dtype=float))
+        calm = log_close[0] + CALM * (log_close - log_close[0])
+        f.loc[:, ["open", "high", "low", "close"]] = f[["open", "high", "low", "close"]].mul(np.exp(calm - log_close), axis=0)
         i = int(f.index[f["date"] == drop_day][0])
         factor = 0.975 * f.at[i - 1, "close"] / f.at[i, "close"]
         f.loc[i:, ["open", "high", "low", "close"]] *= factor

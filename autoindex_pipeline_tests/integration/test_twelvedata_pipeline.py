@@ -56,3 +56,43 @@ def test_twelvedata_prices_land_and_the_key_never_leaks(tmp_path, monkeypatch, h
     stored = read_prices(create_warehouse_engine(config.database_url()))
     assert sorted(stored["symbol"].unique()) == ["AAPL", "MSFT"]
     assert stored.loc[stored["symbol"] == "AAPL", "close"].tolist() == [181.91, 181.17999]
+
+
+def test_a_provider_answering_no_data_is_not_a_failed_run(tmp_path, monkeypatch, httpserver):
+    # Measured (the simulated fortnight): the catch-up re-fetching a late symbol's hole failed
+    # its run on every tick ("delivered no prices"), paging a run failure each time, while the
+    # provider had simply answered "no data" for those sessions.
+    no_data = {"code": 400, "status": "error", "message": "No data is available on the specified dates."}
+    httpserver.expect_request("/time_series").respond_with_json(no_data)
+    monkeypatch.setenv("TWELVEDATA_API_KEY", KEY)
+    monkeypatch.setenv(DATABASE_URL_ENV_VAR, f"sqlite:///{tmp_path / 'wh.sqlite'}")
+    path = write_config(
+        tmp_path, universe={"symbols": ["AAPL", "MSFT"]},
+        providers={"prices": "twelvedata", "shares": "sample",
+                   "twelvedata": {"base_url": httpserver.url_for(""), "credits_per_minute": 1000, "credits_per_day": 100000}},
+    )
+    config = load_config(path)
+    (tmp_path / "dg").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dg")) as instance:
+        result = run_prices_job(config, str(path), pd.Timestamp("2024-01-04"), pd.Timestamp("2024-01-04"),
+                                instance=instance, symbols=["AAPL"])
+        assert result.success
+        meta = result.asset_materializations_for_node("prices")[0].metadata
+        assert meta["dagster/row_count"].value == 0 and meta["symbols_failed"].value == 1
+    assert read_prices(create_warehouse_engine(config.database_url())).empty
+
+    # A provider whose calls failed is still a failed run (nothing written either).
+    httpserver.clear()
+    httpserver.expect_request("/time_series").respond_with_data("upstream down", status=500)
+    monkeypatch.setenv(DATABASE_URL_ENV_VAR, f"sqlite:///{tmp_path / 'wh2.sqlite'}")
+    path = write_config(
+        tmp_path, universe={"symbols": ["AAPL", "MSFT"]},
+        providers={"prices": "twelvedata", "shares": "sample",
+                   "twelvedata": {"base_url": httpserver.url_for(""), "credits_per_minute": 1000, "credits_per_day": 100000,
+                                  "max_attempts": 1}},
+    )
+    config = load_config(path)
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dg")) as instance:
+        result = run_prices_job(config, str(path), pd.Timestamp("2024-01-04"), pd.Timestamp("2024-01-04"),
+                                instance=instance, symbols=["AAPL"])
+        assert not result.success

@@ -14,7 +14,6 @@ from autoindex_pipeline.domain.alerts import (
     AlertLedger,
     at_least,
     daily_drop_alerts,
-    failed_check_alert,
     news_inactivity_alert,
     provider_success_alert,
     run_failure_alert,
@@ -81,9 +80,9 @@ def test_stale_prices_counts_sessions_not_days():
     assert stale_prices_alert("2024-03-01", "2024-03-04") == []
     # Up to date.
     assert stale_prices_alert("2024-03-04", "2024-03-04") == []
-    # Two sessions behind: warning, keyed by the expected session.
+    # Two sessions behind: warning, keyed by the newest stored close (one stale spell).
     [a] = stale_prices_alert("2024-03-01", "2024-03-05")
-    assert (a.severity, a.dedup_key, a.figure) == ("warning", "stale_prices:prices:2024-03-05", "2 sessions behind")
+    assert (a.severity, a.dedup_key, a.figure) == ("warning", "stale_prices:prices:2024-03-01", "2 sessions behind")
     # Good Friday 2024-03-29 is a holiday: Thursday 28th -> Monday 1 April is one session.
     assert stale_prices_alert("2024-03-28", "2024-04-01") == []
     # Five sessions behind: critical.
@@ -126,14 +125,6 @@ def test_news_inactivity_lists_quiet_symbols():
 # Checks, runs, providers
 
 
-def test_failed_check_severity_by_blocking():
-    [a] = failed_check_alert("prices", "completeness", "2024-03-05", "run-1", "0.91 < 0.98")
-    assert a.severity == "critical" and a.dedup_key == "check:prices:completeness:2024-03-05"
-    assert a.run_id == "run-1" and "0.91 < 0.98" in a.message
-    [b] = failed_check_alert("prices", "outliers", None, "run-2", "3 outliers", blocking=False)
-    assert b.severity == "warning" and b.dedup_key == "check:prices:outliers:all"
-
-
 def test_run_failure_key_and_truncation():
     [a] = run_failure_alert("daily_prices", "abc123", "boom " * 500, partition="2024-03-05")
     assert a.dedup_key == "run_failure:daily_prices:abc123"
@@ -144,9 +135,9 @@ def test_run_failure_key_and_truncation():
 
 def test_provider_success_rate_edges():
     assert provider_success_alert([True] * 95 + [False] * 5, "twelvedata") == []  # exactly 95%
-    [a] = provider_success_alert([True] * 94 + [False] * 6, "twelvedata", day="2024-03-06")
+    [a] = provider_success_alert([True] * 94 + [False] * 6, "twelvedata", since_run="r-7")
     assert a.severity == "warning" and a.figure == "94.0% (94/100)"
-    assert a.dedup_key == "provider_success:twelvedata:2024-03-06"
+    assert a.dedup_key == "provider:twelvedata:r-7"
     [a] = provider_success_alert([False] * 25 + [True] * 75, "twelvedata")
     assert a.severity == "critical"
     # Only the last `window` calls count: old failures have aged out.
@@ -198,8 +189,8 @@ def test_ledger_cursor_round_trip_is_stable():
 
 def test_ledger_escalation_and_batch_duplicates():
     ledger = AlertLedger()
-    warn = provider_success_alert([True] * 90 + [False] * 10, "td", day="2024-03-06")[0]
-    crit = provider_success_alert([True] * 70 + [False] * 30, "td", day="2024-03-06")[0]
+    warn = provider_success_alert([True] * 90 + [False] * 10, "td", since_run="r-1")[0]
+    crit = provider_success_alert([True] * 70 + [False] * 30, "td", since_run="r-1")[0]
     assert warn.dedup_key == crit.dedup_key
     # Same key twice in one batch: sent once, the most severe.
     sent, cursor = ledger.process(None, [warn, crit, warn], now=NOW)
@@ -232,14 +223,14 @@ def test_ledger_is_bounded_and_keeps_the_newest():
 
 def test_ledger_refire_after_resolve_and_bad_cursor():
     ledger = AlertLedger(refire_after=dt.timedelta(hours=24))
-    check = failed_check_alert("prices", "completeness", "2024-03-05", "r1", "low")[0]
+    check = run_failure_alert("prices_job", "r1", "low")[0]
     _, cursor = ledger.process(None, [check], now=NOW)
     assert ledger.process(cursor, [check], now=NOW + dt.timedelta(hours=23))[0] == []
     assert len(ledger.process(cursor, [check], now=NOW + dt.timedelta(hours=24))[0]) == 1
     # Resolving a key (the check passes again) lets the next failure fire.
     plain = AlertLedger()
     _, cursor = plain.process(None, [check], now=NOW)
-    cursor = plain.resolve(cursor, prefix="check:prices:completeness:")
+    cursor = plain.resolve(cursor, prefix="run_failure:prices_job:")
     assert len(plain.process(cursor, [check], now=NOW)[0]) == 1
     # An unreadable cursor does not wedge the sensor.
     sent, cursor = plain.process("{not json", [check], now=NOW)

@@ -18,17 +18,21 @@ import pandas as pd
 
 from autoindex_pipeline.alerting.outbox import drain
 from autoindex_pipeline.defs.alerts.resources import NotifierResource
+from autoindex_pipeline.defs.quality.results import FIRST_OFFENDING_SESSION, FIRST_OFFENDING_SYMBOLS
 from autoindex_pipeline.defs.resources import SettingsResource, WarehouseResource
 from autoindex_pipeline.domain.alerts import (
     AlertLedger,
+    FailedCheck,
     RunCalls,
-    check_failure_alert,
+    check_incident_alerts,
     check_sessions,
     daily_drop_alerts,
     index_held_alerts,
     news_inactivity_alert,
+    outage_start,
     prices_stale_alerts,
     provider_health_alerts,
+    provider_incident_key,
     run_failure_alert,
     stale_news_alert,
 )
@@ -98,45 +102,53 @@ def index_held(context: dg.SensorEvaluationContext, warehouse: WarehouseResource
     return _record(context, warehouse, alerts, _state(context))
 
 
+def _prices_outage(warehouse: WarehouseResource) -> str | None:
+    """The incident key of a prices provider that is down now (its newest run's calls all
+    failed), else None."""
+    for (asset, provider), runs in recent_run_calls(warehouse.engine).items():
+        if asset == "prices" and outage_start(runs) is not None:
+            return provider_incident_key(provider, outage_start(runs))
+    return None
+
+
 @dg.sensor(name="stale_prices", minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
            default_status=dg.DefaultSensorStatus.STOPPED,
            description="Newest stored close older than prices.stale_after_sessions sessions.")
 def stale_prices(context: dg.SensorEvaluationContext, settings: SettingsResource, warehouse: WarehouseResource):
+    """While the prices provider is down, the staleness is the outage's incident (its key), not
+    a second page."""
     config = settings.config
     last = newest_price_date(warehouse.engine)
-    alerts = prices_stale_alerts(last, _now(), config.prices.stale_after_sessions, calendar=config.prices.calendar)
+    alerts = prices_stale_alerts(last, _now(), config.prices.stale_after_sessions, calendar=config.prices.calendar,
+                                 incident=_prices_outage(warehouse))
     return _record(context, warehouse, alerts, _state(context))
 
 
-def _evidence(metadata) -> list[str]:
-    """The texts that name the offending rows' dates (the bounded ``offending_rows`` table when
-    there is one)."""
-    if "offending_rows" in metadata:
-        return [str(metadata["offending_rows"].value)]
-    return [str(getattr(v, "value", v)) for v in metadata.values()]
-
-
-def check_alerts_of_run(instance: dg.DagsterInstance, run_id: str) -> list:
-    """An alert per failed check evaluation of one finished run, at the check's severity and
-    for the sessions the run checked."""
+def _failed_checks(instance: dg.DagsterInstance, run_id: str) -> list[FailedCheck]:
+    """The failed check evaluations of one finished run, with the sessions they are about."""
     run = instance.get_run_by_id(run_id)
     tags = dict(run.tags) if run is not None else {}
     records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
-    alerts = []
+    failed = []
     for record in records:
         evaluation = record.event_log_entry.dagster_event.event_specific_data
         if evaluation.passed:
             continue
-        description = evaluation.description or "; ".join(
-            f"{k}: {v.value}" for k, v in list(evaluation.metadata.items())[:4]
-        )
-        alerts += check_failure_alert(
-            evaluation.asset_key.to_user_string(), evaluation.check_name,
-            check_severity=evaluation.severity.value, blocking=bool(evaluation.blocking),
-            sessions=check_sessions(evaluation.partition, tags, _evidence(evaluation.metadata)),
-            run_id=run_id, description=description,
-        )
-    return alerts
+        meta = {k: getattr(v, "value", v) for k, v in evaluation.metadata.items()}
+        description = evaluation.description or "; ".join(f"{k}: {v}" for k, v in list(meta.items())[:4])
+        symbols = tuple(s for s in str(meta.get(FIRST_OFFENDING_SYMBOLS) or "").split(",") if s)
+        failed.append(FailedCheck(
+            asset=evaluation.asset_key.to_user_string(), check=evaluation.check_name,
+            severity=evaluation.severity.value, blocking=bool(evaluation.blocking), description=description,
+            first_session=str(meta[FIRST_OFFENDING_SESSION]) if meta.get(FIRST_OFFENDING_SESSION) else None,
+            symbols=symbols, sessions=check_sessions(evaluation.partition, tags),
+        ))
+    return failed
+
+
+def check_alerts_of_run(instance: dg.DagsterInstance, run_id: str) -> list:
+    """The run's failed blocking checks as data incidents (domain.alerts.check_incident_alerts)."""
+    return check_incident_alerts(_failed_checks(instance, run_id), run_id)
 
 
 def _ended_runs(instance: dg.DagsterInstance, event_type: dg.DagsterEventType, cursor: str | None):
@@ -155,8 +167,9 @@ def _ended_runs(instance: dg.DagsterInstance, event_type: dg.DagsterEventType, c
 
 @dg.sensor(name="failed_blocking_checks", minimum_interval_seconds=60,
            default_status=dg.DefaultSensorStatus.STOPPED,
-           description="A failed asset check, at its own severity (ERROR blocking: critical; WARN: warning), "
-                       "once per (check, sessions, run).")
+           description="A failed blocking check (ERROR), critical, once per data incident (asset, first "
+                       "offending session, symbols) however many runs re-fetch the same rows. WARN results are "
+                       "not sent: they inform in the UI and the quality report.")
 def failed_blocking_checks(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
     state = _state(context)
     cursors = state.setdefault("run_end", {})
@@ -192,12 +205,11 @@ def _news_runs(instance: dg.DagsterInstance) -> dict[str, list[RunCalls]]:
 def provider_health(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
     """Prices: the `provider_calls` rows the prices asset writes per run, failed runs included.
     News: the news materializations' metadata (a failed news run is not counted)."""
-    day = pd.Timestamp.now(tz="America/New_York").date()
     alerts = []
     for (_asset, provider), runs in recent_run_calls(warehouse.engine).items():
-        alerts += provider_health_alerts(runs, provider, day=day)
+        alerts += provider_health_alerts(runs, provider)
     for provider, runs in _news_runs(context.instance).items():
-        alerts += provider_health_alerts(runs, f"news/{provider}", day=day)
+        alerts += provider_health_alerts(runs, f"news/{provider}")
     return _record(context, warehouse, alerts, _state(context))
 
 
@@ -215,10 +227,26 @@ def news_feed(context: dg.SensorEvaluationContext, settings: SettingsResource, w
     return _record(context, warehouse, alerts, _state(context))
 
 
+def _explained(instance: dg.DagsterInstance, warehouse: WarehouseResource, run_id: str) -> str | None:
+    """Why a failed run needs no alert of its own: its failed blocking checks (sent as their
+    data incident) or its provider being down (sent as the provider's incident)."""
+    if any(f.pages for f in _failed_checks(instance, run_id)):
+        return "its failed blocking checks are alerted as their data incident"
+    for runs in recent_run_calls(warehouse.engine).values():
+        if any(r.run_id == run_id and r.total_failure for r in runs):
+            return "every provider call failed: alerted as the provider's outage"
+    return None
+
+
 @dg.run_failure_sensor(name="run_failures", default_status=dg.DefaultSensorStatus.STOPPED,
-                       description="Any failed run, once per run.")
+                       description="A failed run, once per run, unless a failed blocking check or a provider "
+                                   "outage (each alerted as its incident) explains it.")
 def run_failures(context: dg.RunFailureSensorContext, warehouse: WarehouseResource):
     run = context.dagster_run
+    reason = _explained(context.instance, warehouse, run.run_id)
+    if reason is not None:
+        context.log.info(f"run {run.run_id} failed; no separate alert: {reason}")
+        return
     error = context.failure_event.message if context.failure_event else None
     alerts = run_failure_alert(run.job_name, run.run_id, error, partition=run.tags.get("dagster/partition"))
     outbox.record(warehouse.engine, alerts, _now())

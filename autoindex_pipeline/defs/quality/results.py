@@ -27,6 +27,7 @@ def check_result(outcome: CheckOutcome, asset_key: str, check_name: str | None =
         "rule": outcome.description,
         "offending_rows": dg.MetadataValue.md(offending_markdown(outcome) if outcome.offending_count else "none"),
         **({"overridden_rows": outcome.details["overridden_rows"]} if "overridden_rows" in outcome.details else {}),
+        **_incident(outcome),
         **(extra or {}),
     }
     return dg.AssetCheckResult(
@@ -37,3 +38,17 @@ def check_result(outcome: CheckOutcome, asset_key: str, check_name: str | None =
         description=outcome.summary(),
         metadata=metadata,
     )
+
+
+FIRST_OFFENDING_SESSION = "first_offending_session"
+FIRST_OFFENDING_SYMBOLS = "first_offending_symbols"
+
+
+def _incident(outcome: CheckOutcome) -> dict[str, str]:
+    """The earliest offending session and its symbols, as plain metadata the alert sensor reads
+    to name the incident (defs/alerts/sensors.py), instead of parsing the Markdown sample."""
+    first = None if outcome.passed else outcome.first_offending()
+    if first is None:
+        return {}
+    session, symbols = first
+    return {FIRST_OFFENDING_SESSION: session, FIRST_OFFENDING_SYMBOLS: ",".join(symbols)}

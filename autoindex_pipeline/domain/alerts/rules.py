@@ -86,6 +86,7 @@ def stale_prices_alert(
     critical_after_sessions: int = 5,
     calendar: str = DEFAULT_CALENDAR,
     asset: str = "prices",
+    incident: str | None = None,
 ) -> list[Alert]:
     """Prices are stale when the newest stored close lags ``expected_session`` (the newest
     session whose close should be loaded, e.g. ``calendar.last_closed_session(now)``) by more
@@ -94,10 +95,15 @@ def stale_prices_alert(
     The lag counts exchange sessions strictly after the newest close up to and including the
     expected one, so weekends and holidays never count. Warning when stale; critical from
     ``critical_after_sessions`` sessions behind (a week: the index cannot move) or when no
-    price is stored at all. One alert per expected session while it stays stale.
+    price is stored at all. One alert per stale spell, keyed by the newest stored close
+    (``stale_prices:{asset}:{newest}``): the spell escalates once to critical and ends when a
+    newer close is stored. ``incident``: the key of a known cause (the provider's outage,
+    :func:`~autoindex_pipeline.domain.alerts.runs.provider_incident_key`): the staleness is that
+    incident, not a second one.
     """
     expected = pd.Timestamp(expected_session).normalize()
-    key = f"stale_prices:{asset}:{expected.date().isoformat()}"
+    newest = "none" if last_price_session is None else pd.Timestamp(last_price_session).date().isoformat()
+    key = incident or f"stale_prices:{asset}:{newest}"
     if last_price_session is None:
         return [
             Alert(
@@ -148,6 +154,7 @@ def prices_stale_alerts(
     calendar: str = DEFAULT_CALENDAR,
     due_after_close: pd.Timedelta = PRICES_DUE_AFTER_CLOSE,
     asset: str = "prices",
+    incident: str | None = None,
 ) -> list[Alert]:
     """Methodology: prices are stale when the newest close is older than
     ``stale_after_sessions`` sessions. With the newest stored close at session S and E the last
@@ -157,7 +164,8 @@ def prices_stale_alerts(
     if stale_after_sessions < 1:
         raise ValueError("stale_after_sessions must be at least 1")
     expected = last_closed_session(utc(now) - due_after_close, calendar)
-    return stale_prices_alert(last_price_session, expected, stale_after_sessions - 1, calendar=calendar, asset=asset)
+    return stale_prices_alert(last_price_session, expected, stale_after_sessions - 1, calendar=calendar, asset=asset,
+                              incident=incident)
 
 
 def stale_news_alert(

@@ -2,46 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from autoindex_pipeline.domain.alerts.model import Alert, Severity, day_of
-
-
-def failed_check_alert(
-    asset: str,
-    check_name: str,
-    partition: str | None,
-    run_id: str | None,
-    description: str,
-    *,
-    blocking: bool = True,
-    figure: str | None = None,
-    run_url: str | None = None,
-) -> list[Alert]:
-    """A failed asset check: critical when it is blocking (downstream assets stop), warning
-    otherwise. One event per (asset, check, partition); for an unpartitioned asset pass the
-    data's as-of date as ``partition`` so tomorrow's failure is a new event."""
-    part = partition or "all"
-    kind = "blocking" if blocking else "non-blocking"
-    where = f" for partition {partition}" if partition else ""
-    return [
-        Alert(
-            kind="failed_check",
-            severity="critical" if blocking else "warning",
-            dedup_key=f"check:{asset}:{check_name}:{part}",
-            title=f"Check '{check_name}' failed on '{asset}'{where}",
-            message=f"The {kind} check '{check_name}' on '{asset}'{where} failed: {description}",
-            asset=asset,
-            partition=partition,
-            figure=figure,
-            run_url=run_url,
-            run_id=run_id,
-        )
-    ]
-
+from autoindex_pipeline.domain.alerts.model import Alert, Severity
 
 PARTITION_TAG = "dagster/partition"
 PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -82,45 +47,75 @@ def sessions_label(sessions: tuple[str, str] | None) -> str:
     return first if first == last else f"{first}..{last}"
 
 
-def check_failure_alert(
-    asset: str,
-    check_name: str,
-    *,
-    check_severity: str,
-    blocking: bool,
-    sessions: tuple[str, str] | None,
-    run_id: str,
-    description: str,
-    figure: str | None = None,
-) -> list[Alert]:
-    """A failed asset check at the check's own severity: ``ERROR`` on a blocking check (it stops
-    downstream) is critical; ``WARN``, or a check that blocks nothing, is a warning.
+def incident_key(asset: str, session: str | None, symbols: Sequence[str] = ()) -> str:
+    """The key of a data incident: the asset whose data is wrong, the earliest session affected
+    and the symbols affected on it. Every alert about the same bad or missing rows (the checks
+    of every run that re-fetches them, the index hold they cause) carries this key, so the
+    incident is sent once however many runs see it."""
+    names = "+".join(sorted({s for s in symbols if s})) or "all"
+    return f"data:{asset}:{session or 'undated'}:{names}"
 
-    One event per (asset, check, sessions, run), keyed
-    ``check:{asset}:{check}:{sessions}:{run_id}``: a re-run that fails again is a new event
-    with its own run link, and the same result seen again after a daemon restart has the same
-    key.
-    """
-    critical = check_severity.upper() == "ERROR" and blocking
-    label = sessions_label(sessions)
-    where = "" if sessions is None else f" for {label}"
-    kind = "blocking" if blocking else "non-blocking"
-    return [
-        Alert(
-            kind="failed_check",
-            severity="critical" if critical else "warning",
-            dedup_key=f"check:{asset}:{check_name}:{label}:{run_id}",
-            title=f"Check '{check_name}' failed on '{asset}'{where}",
-            message=(
-                f"The {kind} check '{check_name}' ({check_severity.upper()}) on '{asset}'{where} failed "
-                f"in run {run_id}: {description}"
-            ),
-            asset=asset,
-            partition=None if sessions is None else label,
-            figure=figure,
-            run_id=run_id,
+
+@dataclass(frozen=True)
+class FailedCheck:
+    """One failed check evaluation of a run, as the alert rules need it."""
+
+    asset: str
+    check: str
+    severity: str  # the check's own: "ERROR" or "WARN"
+    blocking: bool
+    description: str
+    first_session: str | None = None  # the earliest offending session, when the rows are dated
+    symbols: tuple[str, ...] = ()  # the symbols offending on it
+    sessions: tuple[str, str] | None = None  # what the run checked (its partition or range)
+
+    @property
+    def pages(self) -> bool:
+        """Only a blocking check failing at ERROR stops anything, so only it needs a person.
+        A warning informs: it is in the check's result in the UI and in the quality report,
+        and the conditions that do need a person have a rule of their own (stale prices,
+        a held index, a daily drop, a quiet news feed)."""
+        return self.blocking and self.severity.upper() == "ERROR"
+
+
+def check_incident_alerts(failed: Iterable[FailedCheck], run_id: str) -> list[Alert]:
+    """Critical alerts for the failed blocking checks of one run: one per data incident
+    (asset, earliest offending session, symbols on it), naming every check that failed on it.
+
+    Keyed by :func:`incident_key`, never by run: the catch-up re-fetches a refused row on every
+    tick (that is how a provider's correction heals the index), and each of those runs fails
+    the same checks on the same rows; that is one incident, sent once. Rows with no date
+    (a table-level check) fall back to the sessions the run checked."""
+    groups: dict[str, list[FailedCheck]] = {}
+    for f in failed:
+        if f.pages:
+            session = f.first_session or (f.sessions[0] if f.sessions else None)
+            groups.setdefault(incident_key(f.asset, session, f.symbols if f.first_session else ()), []).append(f)
+    alerts = []
+    for key, checks in groups.items():
+        head = checks[0]
+        session = head.first_session or (head.sessions[0] if head.sessions else None)
+        names = ", ".join(dict.fromkeys(c.check for c in checks))
+        who = f" {', '.join(head.symbols)}" if head.first_session and head.symbols else ""
+        where = f" on {session}" if session else ""
+        details = "; ".join(f"{c.check}: {c.description}" for c in checks)
+        alerts.append(
+            Alert(
+                kind="failed_check",
+                severity="critical",
+                dedup_key=key,
+                title=f"'{head.asset}'{who}{where} failed {names}",
+                message=(
+                    f"Blocking check(s) {names} on '{head.asset}' failed in run {run_id} for{who}{where or ' the run'}; "
+                    f"the rows are refused or held until a re-fetch passes or an audited override: {details}"
+                ),
+                asset=head.asset,
+                partition=session,
+                figure=f"{len(checks)} check(s)",
+                run_id=run_id,
+            )
         )
-    ]
+    return alerts
 
 
 def run_failure_alert(
@@ -155,6 +150,69 @@ def run_failure_alert(
     ]
 
 
+@dataclass(frozen=True)
+class RunCalls:
+    """The provider calls one run made (every attempt counted), as the run recorded them."""
+
+    run_id: str
+    calls: int
+    succeeded: int
+
+    @property
+    def total_failure(self) -> bool:
+        return self.calls > 0 and self.succeeded <= 0
+
+
+def _window_runs(runs: Iterable[RunCalls], window: int) -> list[RunCalls]:
+    """The runs (newest first, each once, those with calls) making up the newest ``window`` calls."""
+    seen: set[str] = set()
+    out: list[RunCalls] = []
+    total = 0
+    for run in runs:
+        if run.run_id in seen or run.calls <= 0:
+            continue
+        seen.add(run.run_id)
+        out.append(run)
+        total += run.calls
+        if total >= window:
+            break
+    return out
+
+
+def run_outcomes(runs: Iterable[RunCalls], window: int = 100) -> list[bool]:
+    """The outcomes of the newest ``window`` calls, oldest first, from runs given newest first.
+
+    Each run counts once (a run that materialized 20 partitions made its calls once), and a
+    run's calls are taken as its successes then its failures: the order inside a run is not
+    recorded.
+    """
+    out: list[bool] = []
+    for run in _window_runs(runs, window):
+        ok = max(0, min(run.succeeded, run.calls))
+        out = [True] * ok + [False] * (run.calls - ok) + out
+    return out[-window:]
+
+
+def outage_start(runs: Sequence[RunCalls]) -> str | None:
+    """While the provider is down (the newest run with calls had no success), the run that
+    began the outage: the oldest of the unbroken streak of such runs. None when it is up."""
+    start = None
+    for run in runs:
+        if run.calls <= 0:
+            continue
+        if not run.total_failure:
+            break
+        start = run.run_id
+    return start
+
+
+def provider_incident_key(provider: str, since_run: str | None) -> str:
+    """One spell of a degraded or down provider, named by its first failing run: the outage,
+    the low success rate its failed calls leave in the 100-call window afterwards, the
+    staleness and failed runs it causes are one incident."""
+    return f"provider:{provider}:{since_run or 'current'}"
+
+
 def provider_success_alert(
     outcomes: Sequence[bool] | Iterable[bool],
     provider: str,
@@ -163,13 +221,14 @@ def provider_success_alert(
     *,
     critical_threshold: float = 0.80,
     min_calls: int = 20,
-    day: dt.date | str | None = None,
+    since_run: str | None = None,
 ) -> list[Alert]:
     """The provider's success rate over its last ``window`` calls (oldest first in
     ``outcomes``; True = succeeded) is below ``threshold`` (95%): warning; below
     ``critical_threshold``: critical. Exactly 95% is fine. Fewer than ``min_calls`` calls say
-    too little (one failed first call is not a 0% provider) and give no alert. Pass ``day``
-    (the New York date) so a degradation that lasts reminds once a day."""
+    too little (one failed first call is not a 0% provider) and give no alert. ``since_run``
+    (the oldest run with a failed call in the window) names the spell: it is one alert until
+    those failures leave the window, re-sent only if it escalates to critical."""
     if window <= 0:
         raise ValueError("window must be positive")
     recent = [bool(x) for x in list(outcomes)[-window:]]
@@ -181,53 +240,20 @@ def provider_success_alert(
     if rate >= threshold:
         return []
     severity: Severity = "critical" if rate < critical_threshold else "warning"
-    when = "current" if day is None else day_of(day).isoformat()
     return [
         Alert(
             kind="provider_success",
             severity=severity,
-            dedup_key=f"provider_success:{provider}:{when}",
+            dedup_key=provider_incident_key(provider, since_run),
             title=f"Provider '{provider}' success rate {rate:.0%}",
             message=(
                 f"{ok} of the last {n} calls to '{provider}' succeeded ({rate:.1%}), below the "
                 f"{threshold:.0%} target."
             ),
             asset=provider,
-            partition=None if day is None else when,
             figure=f"{rate:.1%} ({ok}/{n})",
         )
     ]
-
-
-
-
-@dataclass(frozen=True)
-class RunCalls:
-    """The provider calls one run made (every attempt counted), as the run recorded them."""
-
-    run_id: str
-    calls: int
-    succeeded: int
-
-
-def run_outcomes(runs: Iterable[RunCalls], window: int = 100) -> list[bool]:
-    """The outcomes of the newest ``window`` calls, oldest first, from runs given newest first.
-
-    Each run counts once (a run that materialized 20 partitions made its calls once), and a
-    run's calls are taken as its successes then its failures: the order inside a run is not
-    recorded.
-    """
-    seen: set[str] = set()
-    out: list[bool] = []
-    for run in runs:
-        if run.run_id in seen or run.calls <= 0:
-            continue
-        seen.add(run.run_id)
-        ok = max(0, min(run.succeeded, run.calls))
-        out = [True] * ok + [False] * (run.calls - ok) + out
-        if len(out) >= window:
-            break
-    return out[-window:]
 
 
 def provider_health_alerts(
@@ -238,33 +264,37 @@ def provider_health_alerts(
     window: int = 100,
     critical_threshold: float = 0.80,
     min_calls: int = 20,
-    day: dt.date | str | None = None,
 ) -> list[Alert]:
     """Provider health from the runs' own call counts (``runs`` newest first, failed runs
-    included): :func:`provider_success_alert` over the last ``window`` calls, and a total
-    outage, the newest run with calls having had no success at all, is critical whatever the
-    number of calls (a run that failed 10 of 10 calls is not "too few calls to judge")."""
-    latest = next((r for r in runs if r.calls > 0), None)
-    when = "current" if day is None else day_of(day).isoformat()
-    if latest is not None and latest.succeeded <= 0:
+    included): a total outage (the newest run with calls had no success at all) is critical
+    whatever the number of calls (10 of 10 failed is not "too few calls to judge"); otherwise
+    :func:`provider_success_alert` over the last ``window`` calls. Both are keyed by the spell's
+    first failing run (:func:`provider_incident_key`), so an outage and the low rate it leaves
+    behind are one alert, and a later outage, with its own first run, is a new one."""
+    down_since = outage_start(runs)
+    if down_since is not None:
+        latest = next(r for r in runs if r.calls > 0)
         return [
             Alert(
                 kind="provider_outage",
                 severity="critical",
-                dedup_key=f"provider_outage:{provider}:{when}",
+                dedup_key=provider_incident_key(provider, down_since),
                 title=f"Provider '{provider}' is down: every call failed",
                 message=(
-                    f"All {latest.calls} calls to '{provider}' in run {latest.run_id} failed; nothing was fetched."
+                    f"All {latest.calls} calls to '{provider}' in run {latest.run_id} failed; nothing was fetched. "
+                    f"Down since run {down_since}; the catch-up schedule fills the gap once it answers again."
                 ),
                 asset=provider,
-                partition=None if day is None else when,
                 figure=f"0/{latest.calls} calls",
                 run_id=latest.run_id,
             )
         ]
+    in_window = _window_runs(runs, window)
+    failing = [r for r in in_window if r.succeeded < r.calls]
+    since = failing[-1].run_id if failing else None
     return provider_success_alert(
         run_outcomes(runs, window), provider, threshold, window,
-        critical_threshold=critical_threshold, min_calls=min_calls, day=day,
+        critical_threshold=critical_threshold, min_calls=min_calls, since_run=since,
     )
 
 
@@ -280,25 +310,40 @@ def index_held_alerts(
     run_id: str | None = None,
     asset: str = "index_values",
 ) -> list[Alert]:
-    """A warning per held strategy: the index stopped before a session that is not complete
-    (services/gate.py) and resumes by itself once it is. One event per (strategy, first held
-    session), keyed ``index_held:{strategy}:{session}``: a hold that lasts several runs is one
-    alert, a later hold is a new one."""
+    """A warning per hold: the index stopped before a session that is not complete
+    (services/gate.py) and resumes by itself once it is.
+
+    The hold is a consequence of the prices, so it is keyed as the prices incident it comes
+    from (:func:`incident_key` of the first held session and the symbols whose closes it waits
+    for, metadata ``held_symbols``): a refused print already sent as a failed check is not sent
+    again as a hold, a late symbol is one alert, and strategies held at the same session share
+    it. A strategy held from a later session than the earliest (its symbols are not in the
+    metadata) gets ``index_held:{strategy}:{session}``. A hold lasting several runs is one alert."""
     reason = metadata.get("held_reason")
-    alerts = []
+    earliest = str(metadata.get("held_from") or "")
+    symbols = [s for s in str(metadata.get("held_symbols") or "").split(",") if s]
+    held: dict[str, tuple[str, list[str]]] = {}
     for name, value in sorted(metadata.items()):
         if not name.endswith(HELD_FROM_SUFFIX) or name == HELD_FROM_SUFFIX.strip():
             continue
         strategy, session = name[: -len(HELD_FROM_SUFFIX)], str(value)
+        key = (incident_key("prices", session, symbols) if session == earliest and symbols
+               else f"index_held:{strategy}:{session}")
+        held.setdefault(key, (session, []))[1].append(strategy)
+    alerts = []
+    for key, (session, strategies) in held.items():
+        names = ", ".join(f"'{s}'" for s in strategies)
+        waits = f" for the close(s) of {', '.join(symbols)}" if key.startswith("data:") else ""
         alerts.append(
             Alert(
                 kind="index_held",
                 severity="warning",
-                dedup_key=f"index_held:{strategy}:{session}",
-                title=f"Index '{strategy}' held before {session}",
+                dedup_key=key,
+                title=f"Index {names} held before {session}",
                 message=(
-                    f"The '{strategy}' index stops before {session}: that session is not complete"
+                    f"Index {names} stops before {session}{waits}: that session is not complete"
                     + (f" ({reason})." if reason else ".")
+                    + " It resumes by itself once the closes arrive or are accounted for."
                 ),
                 asset=asset,
                 partition=session,

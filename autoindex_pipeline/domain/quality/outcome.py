@@ -73,6 +73,20 @@ class CheckOutcome:
         idx = order.sort_values(["_sev", "_sym", "_date"], kind="stable").index[:n]
         return off.loc[idx].reset_index(drop=True)
 
+    def first_offending(self) -> tuple[str, tuple[str, ...]] | None:
+        """The earliest offending session and the symbols offending on it (ISO date, sorted
+        names), or None when no offending row is dated. This names the incident an alert is
+        about: the same bad rows seen by a later run are the same incident."""
+        off = self.offending
+        if off.empty or "date" not in off.columns:
+            return None
+        dates = pd.to_datetime(off["date"], errors="coerce")
+        if dates.isna().all():
+            return None
+        first = dates.min()
+        symbols = sorted({str(s) for s in off.loc[dates == first, "symbol"] if isinstance(s, str) and s})
+        return first.date().isoformat(), tuple(symbols)
+
     def summary(self) -> str:
         """One line a person can read."""
         state = "passed" if self.passed else f"FAILED ({self.severity})"
