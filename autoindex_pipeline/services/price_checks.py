@@ -12,6 +12,10 @@ Severities and blocking are the registry's (``domain/quality/rules.py``), never 
 Overrides (table ``price_overrides``, recorded with who/when/why) take named rows out of the
 checks: ``accept`` says the print is genuine, ``exclude`` says it is wrong and the index treats
 that close as missing. Raw rows are never changed.
+
+Corporate actions (table ``corporate_actions``) explain split-like moves: a move a recorded split
+explains passes ``probable_splits``, one no split explains is blocking (wrong data until the
+event is recorded), and ``corporate_action_moves`` warns about events the prices do not show.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import pandas as pd
 from autoindex_pipeline.config import AutoIndexConfig
 from autoindex_pipeline.domain import quality
 from autoindex_pipeline.domain.calendar import DEFAULT_CALENDAR, previous_session, sessions_between
+from autoindex_pipeline.warehouse.corporate_actions import read_corporate_actions
 from autoindex_pipeline.warehouse.overrides import read_overrides
 from autoindex_pipeline.warehouse.read import read_prices
 
@@ -76,6 +81,7 @@ def _evaluate(
     listing: pd.DataFrame | None,
     secondary: pd.DataFrame | None,
     overrides: pd.DataFrame | None,
+    events: pd.DataFrame | None = None,
 ) -> tuple[list[quality.CheckOutcome], dict]:
     from autoindex_pipeline.services.gx import validate_prices
 
@@ -90,7 +96,8 @@ def _evaluate(
         *gx.outcomes(),
         return_cap,
         robust_z,
-        quality.check_probable_splits(window, history),
+        quality.check_probable_splits(window, history, events=events),
+        quality.check_corporate_action_moves(window, history, events),
     ]
     if as_of is not None:
         # With history staleness also sees the symbols that have no row in this window at all.
@@ -116,12 +123,13 @@ def run_price_checks(
     secondary: pd.DataFrame | None = None,
     overrides: pd.DataFrame | None = None,
     settings: PriceCheckSettings = PriceCheckSettings(),
+    events: pd.DataFrame | None = None,
 ) -> list[quality.CheckOutcome]:
     """Every price check over one window of frames, in the registry's order. Staleness runs when
     ``as_of`` is given, reconciliation when ``secondary`` is; ``overrides`` (symbol, date) take
-    rows out of the row-scoped checks."""
+    rows out of the row-scoped checks; ``events`` are the recorded corporate actions."""
     outcomes, _ = _evaluate(prices, sessions, settings, history=history, as_of=as_of, symbols=symbols, listing=listing,
-                            secondary=secondary, overrides=overrides)
+                            secondary=secondary, overrides=overrides, events=events)
     return outcomes
 
 
@@ -148,7 +156,8 @@ def evaluate_window(
     before = before[-need:]
     history = read_prices(engine, symbols=config.symbols, start=before[0], end=before[-1]) if len(before) else None
     return _evaluate(frame, sessions, settings, history=history, as_of=end, symbols=None, listing=None,
-                     secondary=secondary, overrides=read_overrides(engine))
+                     secondary=secondary, overrides=read_overrides(engine),
+                     events=read_corporate_actions(engine, symbols=config.symbols))
 
 
 def evaluate_prices(

@@ -204,16 +204,25 @@ def test_past_robust_z_excludes_the_current_day():
     assert np.isnan(z[:4]).all()
 
 
-def test_split_is_a_warning_and_not_an_outlier():
+def test_an_unrecorded_split_is_blocking_a_recorded_one_passes_and_neither_is_an_outlier():
     closes = walk(60, seed=3)
     split = closes.copy()
     split[30:] /= 2  # 2:1 split: the whole bar moves overnight
     frame = bars("A", split)
     frame.loc[30, ["open", "low"]] /= 2  # the split day opens at the new price level
     splits = q.check_probable_splits(frame)
-    assert not splits.passed and splits.severity == q.WARN
+    assert not splits.passed and splits.severity == q.ERROR
     assert keys(splits) == {("A", SESS[30].date().isoformat())}
-    assert splits.offending["reason"].iloc[0].startswith("2:1 split")
+    assert splits.offending["reason"].iloc[0].startswith("2:1 split-like move with no recorded split")
+    recorded = pd.DataFrame({"symbol": ["A"], "ex_date": [SESS[30]], "kind": ["split"], "ratio": [2.0], "amount": [np.nan]})
+    assert q.check_probable_splits(frame, events=recorded).passed
+    assert q.check_corporate_action_moves(frame, None, recorded).passed
+    # A recorded split of the wrong size explains nothing, and is itself reported.
+    wrong = recorded.assign(ratio=4.0)
+    assert not q.check_probable_splits(frame, events=wrong).passed
+    moves = q.check_corporate_action_moves(frame, None, wrong)
+    assert moves.severity == q.WARN and keys(moves) == {("A", SESS[30].date().isoformat())}
+    assert "recorded split 4" in moves.offending["reason"].iloc[0]
     assert q.check_return_cap(frame).passed and q.check_robust_z(frame).passed
     reverse = closes.copy()
     reverse[30:] *= 3  # 1:3 reverse split

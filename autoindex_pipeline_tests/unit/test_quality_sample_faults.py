@@ -5,7 +5,8 @@ right check and by no wrong one, and the clean symbols raise no ERROR.
 fault          caught by                               not by
 =============  ======================================  ===========================================
 KO missing     completeness (WARN, months < 0.98)      staleness, return cap, robust z, splits, validity
-NVDA split     probable_splits (WARN)                  return cap, robust z, validity, completeness
+NVDA split     nothing with its split events recorded;  return cap, robust z, validity, completeness
+               probable_splits (ERROR) without them
 JPM x10 close  return_cap (ERROR, the print only),     probable_splits (not a 1:10 reverse split),
                ohlc_validity, reconciliation           return cap on the next (normal) session
 BA halt        completeness (WARN, May < 0.98)         return cap / robust z on the reopening gap (the return
@@ -50,10 +51,11 @@ def sample():
     history = provider.fetch_prices(symbols, dt.date(2024, 6, 1), START - dt.timedelta(days=1)).frame
     sessions = sessions_between(START, END)
     events = provider.fault_events(START, END)
+    actions = provider.fetch_corporate_actions(symbols, START, END).frame
     listing = q.listing_frame({"GEV": provider.faults.listing_date}, {"WBA": provider.faults.delisting_date})
     return {
         "provider": provider, "universe": universe, "symbols": symbols, "clean": clean, "prices": prices,
-        "history": history, "sessions": sessions, "events": events, "listing": listing,
+        "history": history, "sessions": sessions, "events": events, "listing": listing, "actions": actions,
     }
 
 
@@ -124,13 +126,17 @@ def test_outliers_error_only_on_the_bad_print_and_never_on_other_faults(sample):
     assert 0 < len(clean) / len(s["clean"]) / 2 < 3
 
 
-def test_probable_splits_are_nvda_only(sample):
+def test_probable_splits_are_nvda_only_and_its_recorded_splits_explain_them(sample):
     s = sample
     splits = q.check_probable_splits(s["prices"], s["history"])
-    assert splits.severity == q.WARN
+    assert splits.severity == q.ERROR
     assert keys(splits) == event_keys(s["events"], "split", "reverse_split")
     reasons = dict(zip(splits.offending["date"].dt.month, splits.offending["reason"]))
-    assert reasons[3].startswith("2:1 split") and reasons[9].startswith("1:2 reverse split")
+    assert reasons[3].startswith("2:1 split-like move with no recorded split") and reasons[9].startswith("1:2 reverse split")
+    # With the provider's corporate actions every one of them is explained, and every event matched.
+    assert q.check_probable_splits(s["prices"], s["history"], events=s["actions"]).passed
+    moves = q.check_corporate_action_moves(s["prices"], s["history"], s["actions"])
+    assert moves.passed and moves.evaluated == len(s["actions"])
 
 
 def test_staleness_passes_with_known_delisting_and_names_wba_without(sample):
@@ -159,11 +165,12 @@ def test_reconciliation_against_a_second_source_without_the_bad_print(sample):
 def test_every_check_together_no_false_alarm_and_the_gate_passes(sample):
     s = sample
     outcomes = run_price_checks(
-        s["prices"], s["sessions"], history=s["history"], as_of=s["sessions"][-1], symbols=s["symbols"], listing=s["listing"]
+        s["prices"], s["sessions"], history=s["history"], as_of=s["sessions"][-1], symbols=s["symbols"], listing=s["listing"],
+        events=s["actions"],
     )
     names = [o.name for o in outcomes]
     assert names == ["ohlc_validity", "positive_prices_and_volume", "duplicates", "return_cap", "robust_z", "probable_splits",
-                     "completeness", "staleness"]
+                     "corporate_action_moves", "completeness", "staleness"]
     errors = pd.concat([o.offending[o.offending["severity"] == q.ERROR] for o in outcomes])
     # KO's and BA's gaps are completeness warnings now; MMM, GEV, WBA and the clean ones: no ERROR.
     assert set(errors["symbol"]) == {"JPM"}

@@ -46,6 +46,7 @@ from autoindex_pipeline.domain.quality.results import (
 )
 from autoindex_pipeline.domain.quality.returns import (
     SPLIT_FACTORS,
+    check_corporate_action_moves,
     check_probable_splits,
     check_return_cap,
     check_returns,
@@ -127,6 +128,7 @@ __all__ = [
     "check_news_stale",
     "check_no_negative_weights",
     "check_portfolio_score",
+    "check_corporate_action_moves",
     "check_probable_splits",
     "check_reconciliation",
     "check_return_cap",

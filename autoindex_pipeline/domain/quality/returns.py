@@ -1,5 +1,6 @@
-"""Checks on daily moves: the return cap (blocking), the robust z-score (a warning) and probable
-unadjusted splits (a warning), with the past-only robust z they rest on.
+"""Checks on daily moves: the return cap (blocking), the robust z-score (a warning), split-like
+moves that no recorded split explains (blocking) and recorded corporate actions that the prices
+do not show (a warning), with the past-only robust z they rest on.
 
 The cap and the robust z are two checks with one computation (:func:`check_returns`): the same
 returns, the same split and reversion excuses, so a row is judged once and lands in exactly one
@@ -107,31 +108,52 @@ def _split_flags(frame: pd.DataFrame, factors: Sequence[float], tolerance: float
     return flags, ks[best] if len(lr) else np.zeros(0), np.exp(lr)
 
 
+def _explained(frame: pd.DataFrame, ratio: np.ndarray, events: pd.DataFrame | None, tolerance: float) -> np.ndarray:
+    """Rows whose close ratio a recorded split on that (symbol, date) explains: the observed
+    ratio within ``tolerance`` (log) of ``1 / k`` (the product of the day's splits)."""
+    if events is None or events.empty:
+        return np.zeros(len(frame), dtype=bool)
+    splits = events[events["kind"] == "split"]
+    if splits.empty:
+        return np.zeros(len(frame), dtype=bool)
+    k = splits.assign(date=pd.to_datetime(splits["ex_date"]).astype("datetime64[ns]")).groupby(["symbol", "date"])["ratio"].prod()
+    keys = pd.MultiIndex.from_arrays([frame["symbol"].to_numpy(), pd.to_datetime(frame["date"]).to_numpy()])
+    factor = k.reindex(keys).to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.isfinite(factor) & (np.abs(np.log(ratio * factor)) <= tolerance)
+
+
 def check_probable_splits(
     prices: pd.DataFrame,
     history: pd.DataFrame | None = None,
     *,
+    events: pd.DataFrame | None = None,
     factors: Sequence[float] = SPLIT_FACTORS,
     tolerance: float = 0.1,
 ) -> CheckOutcome:
-    """Overnight moves that look like an unadjusted split (see :func:`_split_flags`). WARN.
+    """Overnight moves that look like a split (see :func:`_split_flags`) and that no recorded
+    split explains (``events``: the corporate actions, ``domain.corporate_actions``). ERROR.
 
-    The methodology uses raw closes, so a split costs the index until an operator corrects the
-    data; this check names the rows. "50%+ move with a ratio near 2:1, 3:1, 3:2, 1:2..." is read
-    as: the split factor is at least 3:2 (``max(ratio, 1/ratio) - 1 >= 50%``) and the observed
-    close ratio is within ``tolerance`` in log terms (default 0.1, i.e. about +-10%, room for the
-    day's own move) of ``1/k``. ``history`` supplies the close before the window's first row.
-    Offending value: the close ratio; reason: the matched split. Pass rate: rows with a
-    previous close that are not probable splits.
+    A split the warehouse knows is applied by the methodology (section 2a) and passes; one it
+    does not know would be booked as a real loss or gain, so the row is wrong data until the
+    event is recorded (or the row overridden). "50%+ move with a ratio near 2:1, 3:1, 3:2,
+    1:2..." is read as: the split factor is at least 3:2 (``max(ratio, 1/ratio) - 1 >= 50%``)
+    and the observed close ratio is within ``tolerance`` in log terms (default 0.1, i.e. about
+    +-10%, room for the day's own move) of ``1/k``. ``history`` supplies the close before the
+    window's first row. Offending value: the close ratio; reason: the matched split, the
+    symbol's date and "no recorded split". Pass rate: rows with a previous close that are not
+    unexplained split-like moves.
     """
     frame = _combined(prices, history, ("symbol", "date", "open", "close"))
     flags, k, ratio = _split_flags(frame, factors, tolerance)
+    flags = flags & ~_explained(frame, ratio, events, tolerance)
     window = frame["in_window"].to_numpy()
     with np.errstate(invalid="ignore"):
         evaluated = window & np.isfinite(ratio)
     bad = flags & window
     label = _split_label(k[bad])
-    reason = pd.Series(label, dtype=object) + pd.Series(ratio[bad]).map(lambda r: f" (close x{r:.3f})").to_numpy(dtype=object)
+    reason = pd.Series(label, dtype=object) + pd.Series(ratio[bad]).map(
+        lambda r: f"-like move with no recorded split (close x{r:.3f})").to_numpy(dtype=object)
     off = _offending(frame["symbol"].to_numpy()[bad], frame["date"].to_numpy()[bad], ratio[bad], reason.to_numpy(), severity_of("probable_splits"))
     codes, uniques = pd.factorize(frame["symbol"])
     return _outcome(
@@ -140,10 +162,70 @@ def check_probable_splits(
         severity=severity_of("probable_splits"),
         observed=float(bad.sum()),
         threshold=0,
-        description=f"overnight close and open ratio within {tolerance:g} (log) of a split factor, not reverted",
+        description=f"overnight close and open ratio within {tolerance:g} (log) of a split factor, not reverted, "
+        "and no recorded split explaining it",
         per_symbol=_pass_rates(codes, uniques, bad, evaluated),
         evaluated=int(evaluated.sum()),
         details={"splits": off.loc[:, ["symbol", "date", "value", "reason"]]},
+    )
+
+
+def check_corporate_action_moves(
+    prices: pd.DataFrame,
+    history: pd.DataFrame | None,
+    events: pd.DataFrame | None,
+    *,
+    tolerance: float = 0.1,
+) -> CheckOutcome:
+    """Recorded corporate actions the prices do not show. WARN.
+
+    A split with ex-date in the window whose close ratio (against the previous close of the
+    symbol) is not within ``tolerance`` (log) of ``1 / k``: the event or the prices are wrong,
+    and applying it would book a fake move. A dividend whose amount is not below the previous
+    close (a payout of the whole price is not a dividend). An event on a session without a close
+    (or without a previous one) cannot be judged and is not evaluated. Offending value: the
+    observed close ratio (splits) or amount / previous close (dividends).
+    """
+    frame = _combined(prices, history, ("symbol", "date", "close"))
+    name = "corporate_action_moves"
+    severity = severity_of(name)
+    in_window = frame.loc[frame["in_window"], "date"]
+    usable = events is not None and len(events) and len(in_window)
+    if usable:
+        lo, hi = in_window.min(), in_window.max()
+        ex = pd.to_datetime(events["ex_date"]).astype("datetime64[ns]")
+        judged = events.assign(date=ex)[(ex >= lo) & (ex <= hi) & events["symbol"].isin(frame["symbol"].unique())]
+    if not usable or judged.empty:
+        return _outcome(name, _empty_offending(), severity=severity, observed=0.0, threshold=0,
+                        description="recorded splits match the close ratio, dividends are below the close", evaluated=0)
+    close = np.where(_valid_close(frame["close"].to_numpy()), frame["close"].to_numpy(dtype=float), np.nan)
+    same_prev = np.r_[False, frame["symbol"].to_numpy()[1:] == frame["symbol"].to_numpy()[:-1]]
+    prev = np.where(same_prev, np.r_[np.nan, close[:-1]], np.nan)
+    lookup = pd.DataFrame({"symbol": frame["symbol"].to_numpy(), "date": pd.to_datetime(frame["date"]).to_numpy(),
+                           "close": close, "prev": prev})
+    merged = judged.merge(lookup, on=["symbol", "date"], how="left")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = merged["close"].to_numpy(dtype=float) / merged["prev"].to_numpy(dtype=float)
+        is_split = (merged["kind"] == "split").to_numpy()
+        k = merged["ratio"].to_numpy(dtype=float)
+        amount = merged["amount"].to_numpy(dtype=float)
+        value = np.where(is_split, ratio, amount / merged["prev"].to_numpy(dtype=float))
+        evaluated = np.isfinite(value)
+        bad_split = is_split & evaluated & ~(np.abs(np.log(ratio * k)) <= tolerance)
+        bad_dividend = ~is_split & evaluated & ~(value < 1.0)
+    bad = bad_split | bad_dividend
+    reason = np.where(
+        bad_split[bad],
+        pd.Series(k[bad]).map(lambda x: f"recorded split {x:g} (new shares per old) but the close moved x").to_numpy(dtype=object)
+        + pd.Series(ratio[bad]).map(lambda r: f"{r:.3f}").to_numpy(dtype=object),
+        pd.Series(amount[bad]).map(lambda a: f"recorded dividend {a:g} is not below the previous close").to_numpy(dtype=object),
+    )
+    rows = merged[bad]
+    off = _offending(rows["symbol"].to_numpy(), rows["date"].to_numpy(), value[bad], reason, severity)
+    return _outcome(
+        name, off, severity=severity, observed=float(bad.sum()), threshold=0,
+        description=f"recorded splits within {tolerance:g} (log) of the close ratio, dividends below the previous close",
+        evaluated=int(evaluated.sum()),
     )
 
 
