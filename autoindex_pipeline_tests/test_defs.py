@@ -15,7 +15,7 @@ from autoindex_pipeline.definitions import EXECUTOR_ENV_VAR, build_definitions, 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-PRICE_ASSETS = {"assets", "prices", "market_cap_data"}
+PRICE_ASSETS = {"assets", "corporate_actions", "prices", "market_cap_data"}
 INDEX_ASSETS = {"quality_report", "strategy_configs", "allocations", "index_values", "risk_metrics", "performance_reports"}
 NEWS_ASSETS = {"news_articles", "news_sentiment", "sentiment_daily"}
 

@@ -24,7 +24,7 @@ from autoindex_pipeline.domain.calendar import last_closed_session, session_clos
 from autoindex_pipeline.domain.refresh import RefreshRange, smart_refresh_plan
 
 INDEX_ASSETS = {"quality_report", "strategy_configs", "allocations", "index_values", "risk_metrics", "performance_reports"}
-PRICE_ASSETS = {"assets", "prices", "market_cap_data"}
+PRICE_ASSETS = {"assets", "corporate_actions", "prices", "market_cap_data"}
 NEWS_ASSETS = {"news_articles", "news_sentiment", "sentiment_daily"}
 
 

@@ -10,7 +10,7 @@ from autoindex_pipeline.defs.shared import trading_day_partitions
 
 PIPELINE_JOB = "pipeline_job"
 PIPELINE_ASSETS = (
-    "assets", "prices", "market_cap_data", "quality_report", "strategy_configs",
+    "assets", "corporate_actions", "prices", "market_cap_data", "quality_report", "strategy_configs",
     "allocations", "index_values", "risk_metrics", "performance_reports",
 )
 

@@ -66,7 +66,7 @@ def build_prices_asset(partitions_def: dg.PartitionsDefinition, reconciliation: 
         group_name="prices",
         partitions_def=partitions_def,
         backfill_policy=dg.BackfillPolicy.single_run(),
-        deps=[universe_assets],
+        deps=[universe_assets, "corporate_actions"],
         kinds={"sql"},
         metadata={"dagster/column_schema": PRICES_SCHEMA},
         owners=OWNERS,

@@ -71,7 +71,7 @@ CHECK_ASSET = {spec.name: spec.asset_key.to_user_string() for spec in CHECK_SPEC
 
 @dg.multi_asset(
     specs=[
-        spec.replace_attributes(deps=["prices", market_cap_data, strategy_configs, "quality_report", "sentiment_daily"])
+        spec.replace_attributes(deps=["prices", "corporate_actions", market_cap_data, strategy_configs, "quality_report", "sentiment_daily"])
         for spec in INDEX_SPECS
     ],
     check_specs=CHECK_SPECS,

@@ -1,0 +1,73 @@
+"""Reference data: corporate actions (splits and cash dividends, methodology section 2a).
+
+Upstream of ``prices`` (its checks need the events: a split-like move no recorded split
+explains is refused as wrong data) and of the index (which applies them). Not partitioned: the
+events are few, keyed by (symbol, ex-date, kind) and upserted, each stamped with when the
+warehouse first saw it, so an index computation as of T uses only what was known at T.
+"""
+
+import dagster as dg
+import pandas as pd
+
+from autoindex_pipeline.defs.progress import fetch_or_fail
+from autoindex_pipeline.defs.reference.assets import failure_summary, universe_assets
+from autoindex_pipeline.defs.resources import ProvidersResource, SettingsResource, WarehouseResource
+from autoindex_pipeline.defs.shared import CODE_VERSION, OWNERS, asset_tags, column_schema
+from autoindex_pipeline.domain.calendar import last_closed_session
+from autoindex_pipeline.providers.prices.twelvedata_shares import PlanLimitExceeded
+from autoindex_pipeline.warehouse.corporate_actions import upsert_corporate_actions
+
+
+@dg.asset(
+    name="corporate_actions",
+    group_name="reference",
+    deps=[universe_assets],
+    kinds={"sql"},
+    metadata={"dagster/column_schema": column_schema("corporate_actions", descriptions={
+        "ratio": "split: new shares per old share (2-for-1 = 2, 1-for-10 = 0.1)",
+        "amount": "dividend per share as quoted on the ex-date",
+        "first_seen": "when the warehouse first recorded the event as it stands (as-of reads)",
+    })},
+    owners=OWNERS,
+    tags=asset_tags("reference"),
+    code_version=CODE_VERSION,
+)
+def corporate_actions(
+    context: dg.AssetExecutionContext,
+    settings: SettingsResource,
+    warehouse: WarehouseResource,
+    providers: ProvidersResource,
+) -> dg.MaterializeResult:
+    """Splits and cash dividends of the universe from the configured price provider, from the
+    configured start date to the last closed session. An event delivered again unchanged is left
+    as it is; a changed ratio or amount is a new observation. A provider call that cannot fit
+    the plan (TwelveData bills these endpoints per symbol) is skipped with a warning naming the
+    limit, so the run goes on without new events."""
+    cfg = settings.config
+    start = pd.Timestamp(cfg.prices.start_date).date()
+    end = last_closed_session(calendar=cfg.prices.calendar).date()
+    provider = providers.prices()
+    try:
+        result = fetch_or_fail(lambda: provider.fetch_corporate_actions(cfg.symbols, start, end), provider.name)
+    except PlanLimitExceeded as exc:
+        context.log.warning(f"corporate actions skipped: {exc}")
+        return dg.MaterializeResult(metadata={"dagster/row_count": 0, "provider": provider.name, "skipped": str(exc)})
+    written = upsert_corporate_actions(warehouse.engine, result.frame)
+    if result.failures:
+        context.log.warning(f"no corporate actions for {len(result.failures)} symbols: {failure_summary(result.failures)}")
+    if written.inserted or written.updated:
+        context.log.info(f"corporate actions: {written.inserted} new, {written.updated} changed, {written.unchanged} unchanged")
+    kinds = result.frame["kind"].value_counts().to_dict() if len(result.frame) else {}
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(result.frame),
+            "provider": provider.name,
+            "range": f"{start}..{end}",
+            "splits": int(kinds.get("split", 0)),
+            "dividends": int(kinds.get("dividend", 0)),
+            "new_events": written.inserted,
+            "changed_events": written.updated,
+            "failures": failure_summary(result.failures),
+            **result.stats.as_metadata(),
+        }
+    )
