@@ -32,6 +32,7 @@ JOBS = {
     "backup_restore_test_job": None,
     "capacity_job": {"capacity"},
     "prune_run_history_job": None,
+    "reconciliation_job": None,
 }
 # schedule -> (job, cron in New York)
 SCHEDULES = {
@@ -45,6 +46,7 @@ SCHEDULES = {
     "backup_restore_test_schedule": ("backup_restore_test_job", "0 4 1 * *"),
     "capacity_schedule": ("capacity_job", "0 6 * * *"),
     "prune_run_history_schedule": ("prune_run_history_job", "0 5 1 * *"),
+    "reconciliation_schedule": ("reconciliation_job", "0 6 2 * *"),
 }
 ALERT_SENSORS = {"index_daily_drop", "stale_prices", "failed_blocking_checks", "provider_health", "news_feed", "run_failures",
                  "index_held", "deliver_alerts"}

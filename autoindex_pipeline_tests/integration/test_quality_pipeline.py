@@ -130,7 +130,8 @@ def test_reconciliation_against_a_second_source_fails_beyond_0_2_percent(stack, 
     second_path = tmp_path / "second.csv"
     second.drop(columns=["source"]).to_csv(second_path, index=False)
     path = write_config(tmp_path, providers={"files": {"prices_path": str(second_path)}},
-                        quality={"reconciliation_provider": "files", "reconciliation_sample": 10000})
+                        quality={"reconciliation_provider": "files", "reconciliation_sample": 10000,
+                                 "reconciliation_every_run": True})
     config = load_config(path)
     result = run_pipeline_job(config, str(path), pd.Timestamp("2025-03-03"), pd.Timestamp("2025-03-07"), instance=instance)
     check = _checks(result)["reconciliation"]

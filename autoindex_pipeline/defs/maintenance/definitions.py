@@ -4,6 +4,7 @@ import dagster as dg
 
 from autoindex_pipeline.defs.maintenance.capacity import capacity, capacity_job, prune_run_history_job
 from autoindex_pipeline.defs.maintenance.jobs import MAINTENANCE_JOBS
+from autoindex_pipeline.defs.maintenance.reconciliation import reconciliation_job
 from autoindex_pipeline.defs.maintenance.schedules import maintenance_schedules
 from autoindex_pipeline.defs.news.definitions import NEWS_RETENTION_JOB
 
@@ -11,6 +12,6 @@ from autoindex_pipeline.defs.news.definitions import NEWS_RETENTION_JOB
 def build() -> dg.Definitions:
     return dg.Definitions(
         assets=[capacity],
-        jobs=[*MAINTENANCE_JOBS, capacity_job, prune_run_history_job],
+        jobs=[*MAINTENANCE_JOBS, capacity_job, prune_run_history_job, reconciliation_job],
         schedules=maintenance_schedules(NEWS_RETENTION_JOB),
     )

@@ -15,6 +15,7 @@ from autoindex_pipeline.defs.maintenance.jobs import (
     vacuum_warehouse_job,
     warehouse_backup_job,
 )
+from autoindex_pipeline.defs.maintenance.reconciliation import reconciliation_job
 
 TIMEZONE = "America/New_York"
 
@@ -41,4 +42,5 @@ def maintenance_schedules(news_retention_job_name: str) -> list[dg.ScheduleDefin
         _schedule("backup_restore_test", "0 4 1 * *", "monthly: Backup and restore test", job=backup_restore_test_job),
         _schedule("capacity", "0 6 * * *", "daily: Capacity, growth and free disk", job_name=CAPACITY_JOB),
         _schedule("prune_run_history", "0 5 1 * *", "monthly: Prune Dagster's run history", job=prune_run_history_job),
+        _schedule("reconciliation", "0 6 2 * *", "monthly: Cross-source price spot check", job=reconciliation_job),
     ]

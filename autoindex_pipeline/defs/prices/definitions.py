@@ -16,7 +16,9 @@ PRICES_JOB = "prices_job"
 
 def build(config: AutoIndexConfig) -> dg.Definitions:
     partitions = trading_day_partitions(config.prices.start_date, config.prices.calendar)
-    prices = build_prices_asset(partitions, reconciliation=config.quality.reconciliation_provider is not None)
+    # The spot check's documented cadence is monthly (reconciliation_job); per run on request.
+    per_run = config.quality.reconciliation_provider is not None and config.quality.reconciliation_every_run
+    prices = build_prices_asset(partitions, reconciliation=per_run)
     prices_job = dg.define_asset_job(
         PRICES_JOB,
         selection=[universe_assets, corporate_actions, prices, market_cap_data],
