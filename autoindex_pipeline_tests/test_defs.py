@@ -33,6 +33,7 @@ JOBS = {
     "capacity_job": {"capacity"},
     "prune_run_history_job": None,
     "reconciliation_job": None,
+    "operations_checklist_job": {"operations_checklist"},
 }
 # schedule -> (job, cron in New York)
 SCHEDULES = {
@@ -47,6 +48,7 @@ SCHEDULES = {
     "capacity_schedule": ("capacity_job", "0 6 * * *"),
     "prune_run_history_schedule": ("prune_run_history_job", "0 5 1 * *"),
     "reconciliation_schedule": ("reconciliation_job", "0 6 2 * *"),
+    "operations_checklist_schedule": ("operations_checklist_job", "0 7 * * 1"),
 }
 ALERT_SENSORS = {"index_daily_drop", "stale_prices", "failed_blocking_checks", "provider_health", "news_feed", "run_failures",
                  "index_held", "deliver_alerts"}

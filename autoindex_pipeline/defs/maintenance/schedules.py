@@ -1,5 +1,6 @@
 """The maintenance schedules: the tasks of the operations calendar that run unattended
-(docs/operations.md lists the rest, which a person performs).
+(docs/operations.md lists the rest, the reviews a person performs, which the weekly
+`operations_checklist` asset lists when due).
 
 Times are America/New_York: heavy work at night or at the weekend, after the day's loads.
 Cron knows weekends, not holidays; none of these needs a session. Dagster (like Vixie cron) ORs
@@ -9,6 +10,7 @@ day-of-month and day-of-week when both are set, so no expression here sets both.
 import dagster as dg
 
 from autoindex_pipeline.defs.maintenance.capacity import CAPACITY_JOB, prune_run_history_job
+from autoindex_pipeline.defs.maintenance.checklist import CHECKLIST_JOB
 from autoindex_pipeline.defs.maintenance.jobs import (
     analyze_warehouse_job,
     backup_restore_test_job,
@@ -43,4 +45,5 @@ def maintenance_schedules(news_retention_job_name: str) -> list[dg.ScheduleDefin
         _schedule("capacity", "0 6 * * *", "daily: Capacity, growth and free disk", job_name=CAPACITY_JOB),
         _schedule("prune_run_history", "0 5 1 * *", "monthly: Prune Dagster's run history", job=prune_run_history_job),
         _schedule("reconciliation", "0 6 2 * *", "monthly: Cross-source price spot check", job=reconciliation_job),
+        _schedule("operations_checklist", "0 7 * * 1", "weekly: The operations reviews due this week", job_name=CHECKLIST_JOB),
     ]
