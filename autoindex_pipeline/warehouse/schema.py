@@ -479,3 +479,13 @@ capacity_snapshots = sa.Table(
     sa.Column("free_bytes", sa.BigInteger),
     sa.Column("measured_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# Full-text search on news (migration 0011) lives outside this metadata, per backend: on
+# PostgreSQL the GIN index `ix_news_articles_search` on to_tsvector('english', title || ' ' ||
+# description); on SQLite the FTS5 table `news_search` (and its shadow tables `news_search_*`)
+# with its two triggers. SEARCH_OBJECTS names them, so a schema comparison can leave them out.
+SEARCH_OBJECTS = ("ix_news_articles_search", "news_search")
+
+
+def is_search_object(name: str | None) -> bool:
+    return bool(name) and (name in SEARCH_OBJECTS or name.startswith("news_search_"))
