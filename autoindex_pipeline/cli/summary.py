@@ -149,10 +149,11 @@ def news_summary_lines(engine, stats: dict[str, stored.TableStats], top: int = 5
 
 
 def index_summary_lines(engine, config: AutoIndexConfig) -> list[str]:
-    """Final level and headline metrics of each strategy's current version, each followed by
-    the benchmark over that strategy's own sessions (strategies start on different dates: one
-    benchmark figure from one start would misstate the others)."""
-    lines = ["index (base 100)"]
+    """Final level and headline metrics of each strategy's current version, total return and
+    price return (methodology section 2a: the same targets, dividends reinvested or not), each
+    followed by the benchmark over that strategy's own sessions (strategies start on different
+    dates: one benchmark figure from one start would misstate the others)."""
+    lines = ["index (base 100; the level is the total return, dividends reinvested)"]
     lines.append(f"  {'':<34}{'level':>9}{'total':>9}{'CAGR':>8}{'Sharpe':>8}{'max DD':>9}")
     for name, strat in config.strategies.items():
         rows = stored.index_rows(engine, name, strat.version)
@@ -165,6 +166,34 @@ def index_summary_lines(engine, config: AutoIndexConfig) -> list[str]:
             level = 100.0 * bench.dropna().iloc[-1] / bench.dropna().iloc[0]
             lines.append(_metric_line(f"  {config.universe.benchmark} over the same sessions", level,
                                       rows["benchmark_return"].iloc[1:], strat.risk_free_rate))
+        # The price-return level from the same targets (no dividends); absent on rows computed
+        # before it existed.
+        if rows["price_level"].notna().all():
+            lines.append(_metric_line("  price return (no dividends)", rows["price_level"].iloc[-1],
+                                      rows["price_daily_return"].iloc[1:], strat.risk_free_rate))
+    lines.extend(corporate_action_lines(engine, config))
+    return lines
+
+
+def corporate_action_lines(engine, config: AutoIndexConfig) -> list[str]:
+    """The recorded corporate actions, and each split inside the first strategy's history with
+    the index's move that session: a known split never moves the index (section 2a)."""
+    from autoindex_pipeline.warehouse.corporate_actions import read_corporate_actions
+
+    events = read_corporate_actions(engine, symbols=config.symbols)
+    if events.empty:
+        return []
+    splits, dividends = events[events["kind"] == "split"], events[events["kind"] == "dividend"]
+    lines = [f"corporate actions {len(splits)} split(s) of {splits['symbol'].nunique()} symbol(s), "
+             f"{len(dividends)} dividend(s) of {dividends['symbol'].nunique()} symbol(s), applied to both levels"]
+    name, strat = next(iter(config.strategies.items()))
+    rows = stored.index_rows(engine, name, strat.version)
+    if rows.empty:
+        return lines
+    moves = rows.assign(date=pd.to_datetime(rows["date"])).set_index("date")["daily_return"]
+    for row in splits[splits["ex_date"].isin(moves.index)].itertuples(index=False):
+        label = f"{row.ratio:g}:1" if row.ratio >= 1 else f"1:{1 / row.ratio:g}"
+        lines.append(f"  {row.symbol} {label} split on {row.ex_date.date()}: {name} moved {moves.loc[row.ex_date]:+.2%} that session")
     return lines
 
 

@@ -126,11 +126,13 @@ def sentiment_stats(engine: sa.Engine) -> SentimentStats | None:
 
 def index_rows(engine: sa.Engine, strategy: str, version: str) -> pd.DataFrame:
     """One strategy version's index rows (date, level, daily_return, benchmark_level,
-    benchmark_return), oldest first."""
+    benchmark_return, and the price-return series' price_level, price_daily_return,
+    price_benchmark_level, price_benchmark_return), oldest first."""
     t = schema.index_values
     with engine.connect() as conn:
         return pd.read_sql(
-            sa.select(t.c.date, t.c.level, t.c.daily_return, t.c.benchmark_level, t.c.benchmark_return)
+            sa.select(t.c.date, t.c.level, t.c.daily_return, t.c.benchmark_level, t.c.benchmark_return,
+                      t.c.price_level, t.c.price_daily_return, t.c.price_benchmark_level, t.c.price_benchmark_return)
             .where(t.c.strategy == strategy, t.c.version == version).order_by(t.c.date),
             conn,
         )

@@ -21,7 +21,11 @@ missing days     KO       no row on 3 isolated sessions a year                  
                                                                                           10-13
 split            NVDA     2:1 forward split: raw OHLC / 2, volume x 2, shares x 2; a      yearly,
                           1:2 reverse split undoes it later in the year (keeps the        03-16 and
-                          price level bounded); no ``adj_close``                          09-15
+                          price level bounded); no ``adj_close``. Not a data fault any    09-15
+                          more: both are published as split events
+                          (``fetch_corporate_actions``, ratios 2 and 0.5), raw closes
+                          stay at the old scale before each, so the checks pass it and
+                          the index does not move on it (methodology section 2a)
 bad print        JPM      close x 10 on one session, open/high/low untouched (an          yearly,
                           outlier AND an OHLC violation); the next session is normal      08-12
 halt             BA       no rows for 5 consecutive sessions (beyond the forward-fill     yearly,
