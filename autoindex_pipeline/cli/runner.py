@@ -231,11 +231,12 @@ def run_pipeline_job(config: AutoIndexConfig, config_path: str | None, start: pd
     return run_prices_job(config, config_path, start, end, symbols=symbols, instance=instance, job_name=PIPELINE_JOB)
 
 
-def run_index_job(config: AutoIndexConfig, config_path: str | None, instance=None):
-    """One run of the index job: strategy configs, then allocations, index values, metrics."""
+def run_index_job(config: AutoIndexConfig, config_path: str | None, instance=None, select: list[str] | None = None):
+    """One run of the index job: strategy configs, then allocations, index values, metrics (and
+    the quality report before them, the performance reports after); ``select``: only those assets."""
     from autoindex_pipeline.defs.strategy.definitions import INDEX_JOB
 
-    return run_job(config, config_path, INDEX_JOB, instance=instance)
+    return run_job(config, config_path, INDEX_JOB, instance=instance, select=select)
 
 
 def run_news_job(config: AutoIndexConfig, config_path: str | None, start: dt.date, end: dt.date,

@@ -6,6 +6,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
@@ -16,6 +17,7 @@ from autoindex_pipeline.domain.calendar import sessions_between
 from autoindex_pipeline.warehouse.engine import create_warehouse_engine
 from autoindex_pipeline.warehouse.read import read_table
 from autoindex_pipeline_tests.conftest import write_config
+from autoindex_pipeline_tests.integration.conftest import BACKENDS
 
 START, END = pd.Timestamp("2025-01-02"), pd.Timestamp("2025-06-30")
 STRATEGIES = {
@@ -25,10 +27,28 @@ STRATEGIES = {
 }
 
 
-def _config(tmp_path, strategies=None, **extra):
+def _overrides(strategies=None, **extra):
     merged = {name: {**params, **(strategies or {}).get(name, {})} for name, params in STRATEGIES.items()}
-    path = write_config(tmp_path, prices={"start_date": "2024-10-01"}, strategies=merged, **extra)
+    return {"prices": {"start_date": "2024-10-01"}, "strategies": merged, **extra}
+
+
+def _config(tmp_path, strategies=None, **extra):
+    path = write_config(tmp_path, **_overrides(strategies, **extra))
     return str(path), load_config(path)
+
+
+def _prices_and_index(path, config, instance):
+    assert run_prices_job(config, path, pd.Timestamp("2024-10-01"), END, instance=instance).success
+    assert run_index_job(config, path, instance=instance).success
+
+
+@pytest.fixture(params=BACKENDS)
+def indexed(request, tmp_path, monkeypatch, warehouse_templates):
+    """A stack whose warehouse holds prices 2024-10-01..END and both strategies' index computed
+    from them: built once per backend, each test gets its own copy (several change it)."""
+    with warehouse_templates.stack(request, request.param, "index_pipeline", _prices_and_index, tmp_path, monkeypatch,
+                                   **_overrides()) as opened:
+        yield opened
 
 
 def _index(engine, strategy="default"):
@@ -37,12 +57,8 @@ def _index(engine, strategy="default"):
     return frame.sort_values("date").reset_index(drop=True)
 
 
-def test_index_for_two_strategies_from_stored_prices(stack, tmp_path):
-    _, _, instance = stack
-    path, config = _config(tmp_path)
-    assert run_prices_job(config, path, pd.Timestamp("2024-10-01"), END, instance=instance).success
-    result = run_index_job(config, path, instance=instance)
-    assert result.success
+def test_index_for_two_strategies_from_stored_prices(indexed):
+    _, config, _ = indexed  # the template's runs asserted their success
     engine = create_warehouse_engine(config.database_url())
     for name, strat in config.strategies.items():
         index = _index(engine, name)
@@ -68,16 +84,36 @@ def test_index_for_two_strategies_from_stored_prices(stack, tmp_path):
     assert len(rebalances) >= 7
 
 
-def test_daily_incremental_extension_equals_a_full_recompute(stack, tmp_path):
-    _, _, instance = stack
-    path, config = _config(tmp_path)
-    sessions = sessions_between("2024-10-01", END)
-    cut = sessions[-8]
-    assert run_prices_job(config, path, sessions[0], cut, instance=instance).success
+SESSIONS = sessions_between("2024-10-01", END)
+CUT = SESSIONS[-8]
+# Fewer symbols than the other tests (6 + the benchmark, enough for the 20% cap): the test is
+# about 15 runs, and what it checks (incremental = full) does not depend on the universe's size.
+DAILY_SYMBOLS = ["AAPL", "MSFT", "XOM", "KO", "NVDA", "JPM"]
+
+
+def _prices_and_index_to_cut(path, config, instance):
+    assert run_prices_job(config, path, SESSIONS[0], CUT, instance=instance).success
     assert run_index_job(config, path, instance=instance).success
+
+
+@pytest.fixture(params=BACKENDS)
+def indexed_to_cut(request, tmp_path, monkeypatch, warehouse_templates):
+    with warehouse_templates.stack(request, request.param, "index_to_cut", _prices_and_index_to_cut, tmp_path,
+                                   monkeypatch, **_overrides(universe={"symbols": DAILY_SYMBOLS})) as opened:
+        yield opened
+
+
+# The index job without its performance reports: the reports read the index and change none of
+# it, and rendering their 12 charts was two thirds of each daily index run here.
+DAILY_INDEX_ASSETS = ["quality_report", "strategy_configs", "allocations", "index_values", "risk_metrics"]
+
+
+def test_daily_incremental_extension_equals_a_full_recompute(indexed_to_cut):
+    path, config, instance = indexed_to_cut
+    sessions, cut = SESSIONS, CUT
     for day in sessions[sessions > cut]:  # the scheduled daily run, seven times
         assert run_prices_job(config, path, day, day, instance=instance).success
-        result = run_index_job(config, path, instance=instance)
+        result = run_index_job(config, path, instance=instance, select=DAILY_INDEX_ASSETS)
         assert result.success
     engine = create_warehouse_engine(config.database_url())
     incremental = {name: _index(engine, name) for name in config.strategies}
@@ -87,7 +123,7 @@ def test_daily_incremental_extension_equals_a_full_recompute(stack, tmp_path):
     with engine.begin() as conn:  # forget the state: the next run recomputes everything
         for table in ("index_state", "index_values", "allocations", "risk_metrics"):
             conn.execute(sa.text(f"DELETE FROM {table}"))
-    assert run_index_job(config, path, instance=instance).success
+    assert run_index_job(config, path, instance=instance, select=DAILY_INDEX_ASSETS).success
     for name in config.strategies:
         full = _index(engine, name)
         assert len(full) == len(incremental[name])
@@ -95,11 +131,8 @@ def test_daily_incremental_extension_equals_a_full_recompute(stack, tmp_path):
         np.testing.assert_allclose(incremental[name]["benchmark_level"], full["benchmark_level"], rtol=0, atol=1e-9)
 
 
-def test_backfilling_an_old_partition_recomputes_what_depends_on_it(stack, tmp_path):
-    _, _, instance = stack
-    path, config = _config(tmp_path)
-    assert run_prices_job(config, path, pd.Timestamp("2024-10-01"), END, instance=instance).success
-    assert run_index_job(config, path, instance=instance).success
+def test_backfilling_an_old_partition_recomputes_what_depends_on_it(indexed):
+    path, config, instance = indexed
     engine = create_warehouse_engine(config.database_url())
     before = _index(engine)
     # A provider correction of an old session, as a re-materialized partition writes it: the
@@ -118,11 +151,8 @@ def test_backfilling_an_old_partition_recomputes_what_depends_on_it(stack, tmp_p
     assert len(changed) and changed.min() >= pd.Timestamp("2025-03-03")  # nothing before it moved
 
 
-def test_a_changed_config_is_a_new_version_beside_the_old_rows(stack, tmp_path):
-    _, _, instance = stack
-    path, config = _config(tmp_path)
-    assert run_prices_job(config, path, pd.Timestamp("2024-10-01"), END, instance=instance).success
-    assert run_index_job(config, path, instance=instance).success
+def test_a_changed_config_is_a_new_version_beside_the_old_rows(indexed, tmp_path):
+    path, config, instance = indexed
     old_version = config.strategies["default"].version
     changed, new_config = _config(tmp_path, strategies={"default": {"transaction_cost_bps": 25}})
     assert run_index_job(new_config, changed, instance=instance).success
@@ -148,10 +178,10 @@ def test_no_eligible_asset_is_a_clear_message_and_no_rows(stack, tmp_path):
     assert read_table(create_warehouse_engine(config.database_url()), "index_values").empty
 
 
-def test_an_infeasible_cap_fails_naming_the_key(stack, tmp_path):
-    _, _, instance = stack
+def test_an_infeasible_cap_fails_naming_the_key(indexed, tmp_path):
+    _, _, instance = indexed
+    # The stored prices, a cap no 12-symbol portfolio can meet (a new version: computed from scratch).
     path, config = _config(tmp_path, strategies={"capped_monthly": {"max_asset_weight": 0.05}})
-    assert run_prices_job(config, path, pd.Timestamp("2024-10-01"), pd.Timestamp("2025-01-31"), instance=instance).success
     result = run_index_job(config, path, instance=instance)
     assert not result.success
     message = next(e for e in result.all_events if e.is_step_failure).event_specific_data.error.message
@@ -174,11 +204,8 @@ def test_export_one_strategy(tmp_path, monkeypatch):
     assert bad.exit_code == 2 and "unknown strategy" in bad.output
 
 
-def test_point_in_time_perturbing_every_price_after_d_changes_nothing_up_to_d(stack, tmp_path):
-    _, _, instance = stack
-    path, config = _config(tmp_path)
-    assert run_prices_job(config, path, pd.Timestamp("2024-10-01"), END, instance=instance).success
-    assert run_index_job(config, path, instance=instance).success
+def test_point_in_time_perturbing_every_price_after_d_changes_nothing_up_to_d(indexed):
+    path, config, instance = indexed
     engine = create_warehouse_engine(config.database_url())
     cut = "2025-04-15"
     before = {t: read_table(engine, t) for t in ("allocations", "index_values", "risk_metrics")}
