@@ -44,7 +44,7 @@ def _alerts(engine):
     return {r.dedup_key: r.alert for r in outbox.rows(engine)}
 
 
-def test_the_check_sensor_ticks_on_after_its_first_tick_with_the_checks_own_severity(stack):
+def test_the_check_sensor_pages_once_per_incident_and_ticks_on_after_its_first_tick(stack):
     path, config, instance = stack
     resources = build_definitions(path).resources
     engine = create_warehouse_engine(config.database_url())
@@ -54,25 +54,31 @@ def test_the_check_sensor_ticks_on_after_its_first_tick_with_the_checks_own_seve
 
     _, cursor = _tick(failed_blocking_checks, resources, instance, None)
     first = _alerts(engine)
-    assert {(a.kind, a.severity, a.partition) for a in first.values()} == {
-        ("failed_check", "warning", "2025-06-02..2025-06-06"),  # WARN is not a page
-        ("failed_check", "critical", "2025-06-02..2025-06-06"),  # ERROR on a blocking check is
-    }
-    assert all(a.run_id == backfill.run_id and a.dedup_key.endswith(backfill.run_id) for a in first.values())
+    # The blocking ERROR check pages, once, naming the sessions; the WARN result informs only.
+    assert {(a.kind, a.severity, a.partition) for a in first.values()} == {("failed_check", "critical", "2025-06-02")}
+    [key] = first
+    assert key == "data:toy:2025-06-02:all" and first[key].run_id == backfill.run_id
+    assert "blocks" in first[key].title and "warns" not in first[key].title
 
-    # Measured: the second tick failed on the run-sharded SQLite storage ("get_event_records on a
-    # run-sharded event log storage with a cursor that is not run-aware").
+    # The same range failing again in another run (a re-fetch that is still wrong) is the same
+    # incident: nothing new. Measured: the check sensor's second tick failed on the run-sharded
+    # SQLite storage ("get_event_records on a run-sharded event log storage with a cursor that
+    # is not run-aware").
+    dg.materialize([toy], instance=instance, raise_on_error=False, tags={
+        "dagster/asset_partition_range_start": "2025-06-02", "dagster/asset_partition_range_end": "2025-06-06"})
+    result, cursor = _tick(failed_blocking_checks, resources, instance, cursor)
+    assert isinstance(result, dg.SkipReason) and "0 new" in result.skip_message
+    # Another session failing is another incident.
     single = dg.materialize([toy], instance=instance, partition_key="2025-06-09", raise_on_error=False)
     result, cursor = _tick(failed_blocking_checks, resources, instance, cursor)
-    assert isinstance(result, dg.SkipReason) and "2 new" in result.skip_message
+    assert "1 new" in result.skip_message
     second = {k: a for k, a in _alerts(engine).items() if k not in first}
-    assert {(a.severity, a.partition, a.run_id) for a in second.values()} == {
-        ("warning", "2025-06-09", single.run_id), ("critical", "2025-06-09", single.run_id)}
+    assert {(a.severity, a.partition, a.run_id) for a in second.values()} == {("critical", "2025-06-09", single.run_id)}
     # A third tick with nothing new records nothing, and a lost cursor re-records nothing either.
     result, cursor = _tick(failed_blocking_checks, resources, instance, cursor)
     assert "0 new" in result.skip_message
     _tick(failed_blocking_checks, resources, instance, None)
-    assert len(outbox.rows(engine)) == 4
+    assert len(outbox.rows(engine)) == 2
 
 
 def test_provider_health_counts_each_run_once_and_sees_a_total_outage(stack, tmp_path, httpserver, monkeypatch):
@@ -107,21 +113,35 @@ def test_provider_health_counts_each_run_once_and_sees_a_total_outage(stack, tmp
     assert (alert.kind, alert.severity, alert.asset, alert.run_id) == ("provider_outage", "critical", "twelvedata", failed.run_id)
 
 
+@dg.asset(partitions_def=DAILY)
+def broken():
+    raise RuntimeError("the warehouse is read-only")
+
+
+def _hand_over(instance, resources, run_id):
+    event = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records[0]
+    with dg.build_run_status_sensor_context(
+        sensor_name="run_failures", dagster_event=event.event_log_entry.dagster_event, dagster_instance=instance,
+        dagster_run=instance.get_run_by_id(run_id), resources=resources,
+    ) as context:
+        run_failures(context.for_run_failure())
+
+
 def test_a_failed_run_is_recorded_for_delivery_not_sent_inside_the_sensor(stack):
     path, config, instance = stack
     resources = build_definitions(path).resources
     engine = create_warehouse_engine(config.database_url())
-    failed = dg.materialize([toy], instance=instance, partition_key="2025-06-09", raise_on_error=False)
-    event = instance.get_records_for_run(failed.run_id, of_type=dg.DagsterEventType.RUN_FAILURE).records[0]
+    failed = dg.materialize([broken], instance=instance, partition_key="2025-06-09", raise_on_error=False)
     for _ in range(2):  # the daemon may hand the same failure over again: stored once
-        with dg.build_run_status_sensor_context(
-            sensor_name="run_failures", dagster_event=event.event_log_entry.dagster_event, dagster_instance=instance,
-            dagster_run=instance.get_run_by_id(failed.run_id), resources=resources,
-        ) as context:
-            run_failures(context.for_run_failure())
+        _hand_over(instance, resources, failed.run_id)
     [row] = outbox.rows(engine)
     assert row.dedup_key == f"run_failure:{failed.dagster_run.job_name}:{failed.run_id}"
     assert (row.alert.severity, row.alert.partition, row.status) == ("critical", "2025-06-09", "pending")
+    # Measured (the simulated fortnight): every run stopped by a blocking check also paged as a
+    # run failure, a second critical for the same bad rows. The check's incident covers it.
+    stopped = dg.materialize([toy], instance=instance, partition_key="2025-06-09", raise_on_error=False)
+    _hand_over(instance, resources, stopped.run_id)
+    assert [r.dedup_key for r in outbox.rows(engine)] == [row.dedup_key]
 
 
 def test_an_index_hold_is_recorded_once_per_strategy_and_session(stack):

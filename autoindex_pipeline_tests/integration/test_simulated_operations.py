@@ -2,15 +2,13 @@
 backend (benchmarks/simulate_operations.py runs the 60-session quarter), the clock advanced tick
 by tick, prices from a local fake TwelveData server with every fault of the plan injected.
 
-What must hold, and does: the index is extended on every session whose data passed and held on
-the others, it equals a clean full recompute to 1e-9 after the audited repair, and the outage
-gap is filled with no manual step. What the issue also asks (one alert per fault, at the right
-severity, none on clean sessions) is reported as an expected failure naming each difference,
-until the alert sensors meet it; the simulation's table says what they raised."""
+What must hold: the index is extended on every session whose data passed and held on the others,
+it equals a clean full recompute to 1e-9 after the audited repair, the outage gap is filled with
+no manual step, each injected fault raises exactly one alert of its severity and clean sessions
+raise none (measured before the alerts named incidents: 2, 13, 3, 13 and 13 alerts for the five
+faults)."""
 
 from __future__ import annotations
-
-import pytest
 
 from benchmarks.simulate_operations import simulate
 
@@ -32,5 +30,4 @@ def test_a_simulated_fortnight_holds_fills_and_resumes_by_itself(stack, tmp_path
     assert not outcome.failures, outcome.failures
     assert any("index held" in line for line in outcome.lines)  # the plan does hold it
     assert outcome.recompute_difference <= 1e-9
-    if outcome.alert_failures:
-        pytest.xfail("alerts: " + " | ".join(outcome.alert_failures))
+    assert not outcome.alert_failures, outcome.alert_failures
