@@ -1,0 +1,33 @@
+"""market_caps (migration 0012) on SQLite and PostgreSQL: close x the newest shares figure known
+on each session, its volume and dollar volume; no row before any shares figure is known."""
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from autoindex_pipeline.warehouse import load
+from autoindex_pipeline.warehouse.engine import create_warehouse_engine
+from autoindex_pipeline.warehouse.market_caps import read_market_caps
+from autoindex_pipeline.warehouse.migrate import upgrade
+
+
+def test_market_cap_follows_the_shares_known_on_each_session(warehouse_url):
+    engine = create_warehouse_engine(warehouse_url)
+    upgrade(engine)
+    dates = pd.bdate_range("2025-03-03", periods=5)
+    frame = pd.DataFrame({"symbol": "AAA", "date": dates, "open": 10.0, "high": 11.0, "low": 9.0,
+                          "close": [10.0, 10.5, 11.0, 11.5, 12.0], "volume": [1e6, 2e6, 3e6, 4e6, 5e6], "source": "test"})
+    load.replace_prices(engine, frame, ["AAA"], dates[0].date(), dates[-1].date())
+    shares = pd.DataFrame({"symbol": ["AAA", "AAA"], "date": pd.to_datetime(["2025-03-04", "2025-03-06"]),
+                           "shares_outstanding": [100.0, 200.0], "source": "test"})
+    load.upsert_shares(engine, shares)
+
+    caps = read_market_caps(engine, symbols=["AAA"])
+    assert caps["date"].dt.strftime("%m-%d").tolist() == ["03-04", "03-05", "03-06", "03-07"]  # none before 03-04
+    assert caps["market_cap"].tolist() == pytest.approx([1050.0, 1100.0, 2300.0, 2400.0])
+    assert caps["shares_date"].dt.strftime("%m-%d").tolist() == ["03-04", "03-04", "03-06", "03-06"]
+    assert caps["dollar_volume"].tolist() == pytest.approx([10.5 * 2e6, 11 * 3e6, 11.5 * 4e6, 12 * 5e6])
+    window = read_market_caps(engine, start=dt.date(2025, 3, 6), end=dt.date(2025, 3, 6))
+    assert window["volume"].tolist() == [4e6]
+    assert read_market_caps(engine, symbols=["ZZZ"]).empty
