@@ -16,7 +16,8 @@ from autoindex_pipeline.domain import quality
 from autoindex_pipeline.warehouse.schema import RISK_METRIC_COLUMNS
 
 TABLE_ASSETS = {"assets", "market_cap_data", "prices", "news_articles", "news_sentiment", "sentiment_daily", "news_archive",
-                "quality_report", "strategy_configs", "allocations", "index_values", "risk_metrics", "performance_reports"}
+                "quality_report", "strategy_configs", "allocations", "index_values", "risk_metrics", "performance_reports",
+                "capacity"}
 DEPLOYMENT_SCHEDULES = {"prices_after_close", "catch_up", "news_every_15_minutes"}
 
 

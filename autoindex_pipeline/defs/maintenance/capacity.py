@@ -7,6 +7,7 @@ import datetime as dt
 import dagster as dg
 
 from autoindex_pipeline.defs.resources import SettingsResource, WarehouseResource
+from autoindex_pipeline.defs.shared import CODE_VERSION, OWNERS, asset_tags, column_schema
 from autoindex_pipeline.services.capacity import measure_capacity, storage_bytes
 
 CAPACITY_CHECK = "capacity_limits"
@@ -26,6 +27,10 @@ def dagster_storage_bytes(instance: dg.DagsterInstance) -> tuple[int | None, str
     name="capacity",
     group_name="maintenance",
     kinds={"sql"},
+    owners=OWNERS,
+    tags=asset_tags("maintenance", tier="support"),
+    code_version=CODE_VERSION,
+    metadata={"dagster/column_schema": column_schema("capacity_snapshots")},
     check_specs=[dg.AssetCheckSpec(
         CAPACITY_CHECK, asset="capacity", blocking=False,
         description="free disk >= maintenance.capacity.min_free_disk_gb and min_free_disk_fraction; growth over the "

@@ -9,6 +9,7 @@ import dagster as dg
 from pydantic import Field
 
 from autoindex_pipeline.defs.resources import SettingsResource
+from autoindex_pipeline.defs.shared import CODE_VERSION, OWNERS, asset_tags
 from autoindex_pipeline.domain.operations import week_checklist
 from autoindex_pipeline.reporting.operations import checklist_markdown
 
@@ -24,7 +25,8 @@ def _week_start(day: dt.date) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 
 
-@dg.asset(name="operations_checklist", group_name="maintenance", kinds={"markdown"})
+@dg.asset(name="operations_checklist", group_name="maintenance", kinds={"markdown"}, owners=OWNERS,
+          tags=asset_tags("maintenance", tier="support"), code_version=CODE_VERSION)
 def operations_checklist(context: dg.AssetExecutionContext, config: ChecklistConfig,
                          settings: SettingsResource) -> dg.MaterializeResult:
     """The reviews a person performs (the rest of the operations calendar runs on schedules):
