@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -87,6 +88,74 @@ DAEMON_HEALTH = """
 query { instance { daemonHealth { allDaemonStatuses { daemonType required healthy } } } }
 """
 ASSET_GROUPS = "query { assetNodes { assetKey { path } groupName } }"
+LAUNCH_RUN = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on InvalidSubsetError { message }
+    ... on UnauthorizedError { message }
+    ... on RunConflict { message }
+  }
+}
+"""
+RUN_STATUS = "query Run($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status } } }"
+PARTITION_RUNS = """
+query Runs($partition: String!) {
+  runsOrError(filter: {tags: [{key: "dagster/partition", value: $partition}]}) {
+    ... on Runs { results { runId status } }
+  }
+}
+"""
+# The browser walk: index history before the backfilled week (the index needs about a month
+# of closes before its first level), and the session the UI materializes.
+HISTORY = ("2025-04-01", "2025-05-30")
+UI_PARTITION = "2025-06-10"
+SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
+TERMINAL_RUN = {"SUCCESS", "FAILURE", "CANCELED"}
+LATEST_CHECK = """
+query Latest($check: String!) {
+  assetCheckExecutions(assetKey: {path: ["prices"]}, checkName: $check, limit: 1) {
+    runId status evaluation { severity metadataEntries { label ... on IntMetadataEntry { intValue } } }
+  }
+}
+"""
+
+
+def _check_with_offending_rows(topo) -> tuple[str, str]:
+    """A prices check whose latest evaluation names offending rows, and its severity."""
+    names = [c["name"] for c in topo.graphql(ASSET_CHECKS)["assetNodeOrError"]["assetChecksOrError"]["checks"]]
+    for name in sorted(names):
+        latest = topo.graphql(LATEST_CHECK, {"check": name})["assetCheckExecutions"]
+        evaluation = latest[0]["evaluation"] if latest else None
+        counts = {e["label"]: e.get("intValue") for e in (evaluation or {}).get("metadataEntries", [])}
+        if counts.get("offending_count"):
+            return name, evaluation["severity"]
+    raise AssertionError(f"no prices check found an offending row over {HISTORY}: nothing to show")
+
+
+def _wait_run(topo, run_id: str, timeout: float) -> str:
+    def done() -> str | None:
+        topo.group.check_alive()
+        status = topo.graphql(RUN_STATUS, {"id": run_id})["runOrError"]["status"]
+        return status if status in TERMINAL_RUN else None
+
+    return wait_for(done, timeout, 1.0, f"run {run_id}", topo.group.tails)
+
+
+def _index_history(topo) -> None:
+    """One run of pipeline_job over HISTORY (prices, shares, the quality report, the index and
+    its reports), launched through GraphQL like a scheduled run."""
+    launched = topo.graphql(LAUNCH_RUN, {"params": {
+        "selector": {"repositoryLocationName": LOCATION_NAME, "repositoryName": REPOSITORY_NAME, "jobName": "pipeline_job"},
+        "runConfigData": {},
+        "executionMetadata": {"tags": [{"key": "dagster/asset_partition_range_start", "value": HISTORY[0]},
+                                       {"key": "dagster/asset_partition_range_end", "value": HISTORY[1]}]},
+    }})["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    assert _wait_run(topo, launched["run"]["runId"], 300) == "SUCCESS"
 
 
 @pytest.fixture(scope="module")
@@ -264,10 +333,92 @@ def test_the_ui_shows_the_asset_graph_and_the_checks_in_a_headless_browser(reque
             sync_api.expect(page.get_by_text("Passed").first).to_be_visible()
             assert page.get_by_text("Succeeded", exact=True).count() >= 4
             page.screenshot(path=str(ARTIFACTS / "prices_asset_checks.png"))
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(ARTIFACTS / "asset_graph.png", SCREENSHOTS / "lineage.png")
         finally:
             browser.close()
     assert (ARTIFACTS / "asset_graph.png").stat().st_size > 10_000
     assert (ARTIFACTS / "prices_asset_checks.png").stat().st_size > 10_000
+
+
+def test_the_ui_plots_the_index_and_materializes_one_partition_in_a_headless_browser(request):
+    """The issue-16 walk: the index's plotted level and its chart inside the asset page, the
+    offending rows of a prices check with their severity, one partition launched from the
+    Materialize dialog and run by the daemon. Screenshots go to docs/screenshots/ (the README's)."""
+    if not (Path(CHROMIUM).exists() or shutil.which("chromium")):
+        pytest.skip(f"no chromium at {CHROMIUM} nor on PATH (Debian: apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (dev extra)")
+    executable = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    topo = request.getfixturevalue("deployment").topo
+    topo.graphql("mutation { setNuxSeen }")
+    _index_history(topo)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, timeout=60_000)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1000})
+            page.set_default_timeout(45_000)
+            # index_values: its numbers plotted over the materializations ...
+            page.goto(f"{topo.url}/assets/index_values", wait_until="networkidle")
+            page.get_by_role("button", name="Plots").first.click()
+            plotted = page.get_by_text("default level", exact=True).first
+            plotted.scroll_into_view_if_needed()
+            sync_api.expect(plotted).to_be_visible()
+            sync_api.expect(page.get_by_text("default drawdown", exact=True).first).to_be_visible()
+            page.screenshot(path=str(SCREENSHOTS / "index_values_plots.png"))
+            # ... and its chart, an image inside the page.
+            page.get_by_role("button", name="Table").first.click()
+            row = page.locator("tr", has=page.get_by_text("default chart", exact=True)).first
+            row.get_by_text("[Show Markdown]").click()
+            chart = page.locator("img[src^='data:image/png;base64,']").first
+            sync_api.expect(chart).to_be_visible()
+            assert chart.evaluate("img => img.naturalWidth") > 300
+            page.screenshot(path=str(SCREENSHOTS / "index_values.png"))
+            page.keyboard.press("Escape")
+
+            # The prices checks: the history run's evidence, offending rows with their severity.
+            check, severity = _check_with_offending_rows(topo)
+            page.goto(f"{topo.url}/assets/prices?view=checks", wait_until="networkidle")
+            page.get_by_text(check, exact=True).first.click()
+            row = page.locator("tr", has=page.get_by_text("offending_rows", exact=True)).first
+            row.get_by_text("[Show Markdown]").click()
+            evidence = page.locator(".bp5-dialog").last
+            sync_api.expect(evidence.get_by_text("reason", exact=True).first).to_be_visible()
+            sync_api.expect(evidence.get_by_text(severity, exact=True).first).to_be_visible()
+            page.screenshot(path=str(SCREENSHOTS / "prices_checks.png"))
+            page.keyboard.press("Escape")
+
+            # One partition from the one Materialize dialog.
+            page.goto(f"{topo.url}/assets/prices", wait_until="networkidle")
+            page.get_by_role("button", name="Materialize").first.click()
+            dialog = page.locator(".bp5-dialog").first
+            sync_api.expect(dialog.get_by_text("Partition selection")).to_be_visible()
+            # The dialog starts on the last 90 days; the e2e sessions are older.
+            show_all = dialog.get_by_text("Show all partitions")
+            sync_api.expect(show_all).to_be_visible()
+            show_all.click()
+            sync_api.expect(show_all).to_be_hidden()
+            field = dialog.locator("input[type=text]").first
+            field.fill(UI_PARTITION)
+            field.press("Enter")
+            sync_api.expect(dialog.get_by_text("1 partition", exact=True)).to_be_visible()
+            page.screenshot(path=str(SCREENSHOTS / "materialize_dialog.png"))
+            dialog.get_by_role("button", name=re.compile(r"^Launch (run|backfill|1 run)")).click()
+
+            def launched() -> list[dict]:
+                topo.group.check_alive()
+                return topo.graphql(PARTITION_RUNS, {"partition": UI_PARTITION})["runsOrError"]["results"]
+
+            run = wait_for(launched, 60, 1.0, f"a run of prices {UI_PARTITION}", topo.group.tails)[0]
+            assert _wait_run(topo, run["runId"], 240) == "SUCCESS"
+            page.goto(f"{topo.url}/runs/{run['runId']}", wait_until="networkidle")
+            sync_api.expect(page.get_by_text("Success", exact=True).first).to_be_visible()
+            page.screenshot(path=str(ARTIFACTS / "ui_partition_run.png"))
+
+        finally:
+            browser.close()
+    for name in ("lineage", "index_values", "index_values_plots", "materialize_dialog", "prices_checks"):
+        assert (SCREENSHOTS / f"{name}.png").stat().st_size > 10_000, name
 
 
 def test_the_json_formatter_redacts_secrets_on_any_record(monkeypatch):
