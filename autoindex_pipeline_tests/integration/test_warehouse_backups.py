@@ -212,3 +212,50 @@ def test_the_backup_and_restore_jobs_on_each_backend(backend, request, tmp_path,
             left = conn.execute(sa.text("SELECT count(*) FROM pg_database WHERE datname = :d"), {"d": scratch}).scalar()
         engine.dispose()
         assert left == 0  # the scratch database is gone
+
+
+def test_a_write_during_the_backup_is_in_neither_the_backup_nor_its_manifest(warehouse, tmp_path, monkeypatch):
+    """The manifest and the copy come from one snapshot: a row committed by another connection
+    while the backup runs (here: between the fingerprints and the page copy / pg_dump) is in
+    neither, so the stored backup still proves itself."""
+    url, engine = warehouse
+    folder = tmp_path / "backups"
+
+    def write_meanwhile() -> None:
+        fill_every_table(engine, 1, offset=500)
+
+    if url.startswith("sqlite"):
+        import autoindex_pipeline.maintenance.sqlite_backup as target
+
+        real = target.fingerprint_tables
+
+        def fingerprints_then_write(conn, tables):
+            out = real(conn, tables)
+            write_meanwhile()
+            return out
+
+        monkeypatch.setattr(target, "fingerprint_tables", fingerprints_then_write)
+    else:
+        # After the snapshot is exported and before the fingerprints read: under read committed
+        # the fingerprints would see the row and pg_dump (reading the exported snapshot) not.
+        real_session = backup.canonical_session
+
+        def write_then_fingerprint(conn):
+            write_meanwhile()
+            real_session(conn)
+
+        monkeypatch.setattr(backup, "canonical_session", write_then_fingerprint)
+    done = backup.backup_warehouse(url, folder, now=T1)
+    monkeypatch.undo()
+    assert done.rows == 7 * len(schema.metadata.sorted_tables) + 1 + (0 if url.startswith("postgresql") else _fts_rows(done))
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM news_articles")).scalar() == 8  # the write did land
+    report = backup.restore_test_latest(url, folder, _scratch(url, tmp_path))
+    assert report.match, report.to_markdown()
+    assert next(t for t in report.tables if _bare(t.table) == "news_articles").restored_rows == 7
+
+
+def _fts_rows(done) -> int:
+    """Rows of the SQLite full-text index's shadow tables in the manifest."""
+    manifest = Manifest.read(done.path)
+    return sum(fp.rows for name, fp in manifest.tables.items() if schema.is_search_object(_bare(name)) and not isinstance(fp, str))
