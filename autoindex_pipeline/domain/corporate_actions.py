@@ -156,15 +156,16 @@ def split_factors(events: pd.DataFrame, sessions: pd.DatetimeIndex, symbols) -> 
 def factor_on(events: pd.DataFrame, symbols: pd.Series, dates: pd.Series) -> np.ndarray:
     """``F`` of each (symbol, date) pair: the product of that symbol's split ratios with ex-date
     on or before the date (any calendar date, e.g. when a shares figure was reported)."""
-    symbols = pd.Series(symbols).astype(str).reset_index(drop=True)
-    dates = pd.to_datetime(pd.Series(dates)).dt.normalize().astype("datetime64[ns]").reset_index(drop=True)
-    out = np.ones(len(symbols))
-    splits = _splits(events, pd.Index(symbols.unique()))
+    codes, uniques = pd.factorize(pd.Series(symbols).astype(str).to_numpy())
+    uniques = pd.Index(uniques)
+    days = pd.to_datetime(pd.Series(dates)).dt.normalize().to_numpy(dtype="datetime64[ns]")
+    out = np.ones(len(codes))
+    splits = _splits(events, pd.Index(uniques))
     for symbol, group in splits.groupby("symbol", sort=False):
-        mask = (symbols == symbol).to_numpy()
+        mask = codes == uniques.get_loc(symbol)
         ex = group["ex_date"].to_numpy(dtype="datetime64[ns]")
         cum = np.concatenate([[1.0], np.cumprod(group["ratio"].to_numpy(dtype=float))])
-        out[mask] = cum[np.searchsorted(ex, dates[mask].to_numpy(), side="right")]
+        out[mask] = cum[np.searchsorted(ex, days[mask], side="right")]
     return out
 
 
@@ -203,14 +204,18 @@ def carry_to_valid(amounts: pd.DataFrame, valid: pd.DataFrame) -> pd.DataFrame:
     there); amounts after the last valid close are dropped (no close to add them to yet)."""
     values = amounts.to_numpy(dtype=float)
     ok = valid.to_numpy(dtype=bool)
-    if not values.any():
+    stranded = (values != 0) & ~ok
+    if not stranded.any():
         return amounts
-    out = np.zeros_like(values)
-    pending = np.zeros(values.shape[1])
-    for row in range(values.shape[0]):
-        pending = pending + values[row]
-        out[row] = np.where(ok[row], pending, 0.0)
-        pending = np.where(ok[row], 0.0, pending)
+    # Only the columns with a dividend on a session without a close need the walk.
+    out = values.copy()
+    for col in np.flatnonzero(stranded.any(axis=0)):
+        pending = 0.0
+        for row in range(values.shape[0]):
+            pending += values[row, col]
+            out[row, col] = pending if ok[row, col] else 0.0
+            if ok[row, col]:
+                pending = 0.0
     return pd.DataFrame(out, index=amounts.index, columns=amounts.columns)
 
 
@@ -275,3 +280,71 @@ def adjusted_history(raw_closes: pd.DataFrame, events: pd.DataFrame) -> pd.DataF
     # Scale of each close relative to the last one: the product of the steps after it.
     after = step.iloc[::-1].cumprod().iloc[::-1].shift(-1).fillna(1.0)
     return adjusted * after / factors.iloc[-1]
+
+
+PRICE_COLUMNS_SCALED = ("open", "high", "low", "close", "adj_close")
+
+
+def later_split_factor(events: pd.DataFrame, symbols: pd.Series, dates: pd.Series) -> np.ndarray:
+    """For each (symbol, date): the product of the symbol's split ratios with ex-date AFTER the
+    date, i.e. ``F[last] / F[date]`` over the events given."""
+    symbols = pd.Series(symbols).astype(str).reset_index(drop=True)
+    total = np.ones(len(symbols))
+    splits = _splits(events, pd.Index(symbols.unique()))
+    for symbol, group in splits.groupby("symbol", sort=False):
+        total[(symbols == symbol).to_numpy()] = float(np.prod(group["ratio"].to_numpy(dtype=float)))
+    return total / factor_on(events, symbols, dates)
+
+
+def to_raw_scale(frame: pd.DataFrame, events: pd.DataFrame, fetched_on: pd.Timestamp | None = None) -> pd.DataFrame:
+    """A split-adjusted delivery (every bar restated to the share count after the splits the
+    provider had applied, as TwelveData's daily series are) back to the raw scale the warehouse
+    stores: prices x the ratios of the symbol's splits with ex-date after the bar and on or
+    before ``fetched_on`` (the splits that had happened when the delivery was fetched; None: all
+    of ``events``), volume / the same. Unchanged (the same frame) when no split concerns it."""
+    if fetched_on is not None and len(events):
+        events = events[pd.to_datetime(events["ex_date"]) <= pd.Timestamp(fetched_on).normalize()]
+    if frame.empty or events.empty:
+        return frame
+    factor = later_split_factor(events, frame["symbol"], frame["date"])
+    if np.all(factor == 1.0):
+        return frame
+    out = frame.copy()
+    for column in PRICE_COLUMNS_SCALED:
+        if column in out:
+            out[column] = out[column].to_numpy(dtype=float) * factor
+    if "volume" in out:
+        out["volume"] = out["volume"].to_numpy(dtype=float) / factor
+    return out
+
+
+def detect_restatements(delivered: pd.DataFrame, stored: pd.DataFrame, tolerance: float = 0.002) -> pd.DataFrame:
+    """Symbols whose delivered closes differ from the stored ones on the same sessions: the
+    provider restated its history. Per symbol: rows compared, rows differing by more than
+    ``tolerance`` (relative), the first and last such date, the median close ratio delivered /
+    stored of those rows and, when that ratio is within 2% of ``1 / k`` for a split factor k in
+    the quality checks' list (or its inverse), ``split_like`` = k (a split-adjusted history).
+    Empty when nothing differs."""
+    columns = ["symbol", "compared", "differing", "first_date", "last_date", "median_ratio", "split_like"]
+    if delivered.empty or stored.empty:
+        return pd.DataFrame(columns=columns)
+    keys = ["symbol", "date"]
+    left = delivered.loc[:, [*keys, "close"]].assign(date=lambda f: pd.to_datetime(f["date"]).astype("datetime64[ns]"))
+    right = stored.loc[:, [*keys, "close"]].assign(date=lambda f: pd.to_datetime(f["date"]).astype("datetime64[ns]"))
+    both = left.merge(right, on=keys, suffixes=("_new", "_old"))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        both["ratio"] = both["close_new"] / both["close_old"]
+    both = both[np.isfinite(both["ratio"]) & (both["close_old"] > 0)]
+    both["differs"] = (both["ratio"] - 1.0).abs() > tolerance
+    rows = []
+    factors = np.array([1.5, 2.0, 3.0, 4.0, 5.0, 8.0, 10.0, 20.0])
+    factors = np.concatenate([factors, 1.0 / factors])
+    for symbol, group in both.groupby("symbol", sort=True):
+        diff = group[group["differs"]]
+        if diff.empty:
+            continue
+        median = float(diff["ratio"].median())
+        near = np.abs(np.log(median * factors)) <= 0.02
+        rows.append((symbol, len(group), len(diff), diff["date"].min(), diff["date"].max(), median,
+                     float(factors[near][0]) if near.any() else np.nan))
+    return pd.DataFrame(rows, columns=columns)

@@ -21,6 +21,7 @@ from autoindex_pipeline.domain.quality.validation import run_validation_rate
 from autoindex_pipeline.domain.quality.validation import run_validation_rate
 from autoindex_pipeline.providers.prices.base import CallStats
 from autoindex_pipeline.services.price_checks import evaluate_prices, reconciliation_source
+from autoindex_pipeline.services.restatements import prepare_delivery
 from autoindex_pipeline.services.screening import screen
 from autoindex_pipeline.warehouse import load
 from autoindex_pipeline.warehouse.provider_calls import record_run_calls
@@ -111,6 +112,7 @@ def build_prices_asset(partitions_def: dg.PartitionsDefinition, reconciliation: 
             record_run_calls(warehouse.engine, context.run.run_id, "prices", provider.name,
                              calls.calls, calls.succeeded, calls.failed)
         provider_name = provider.name
+        split_adjusted = bool(getattr(provider, "split_adjusted", False))
         # The sample provider caches whole generated histories (~150 MB for the universe): let
         # them go before the write and the checks, which need memory of their own.
         provider = None  # frees the cache; the name is not used again
@@ -126,6 +128,13 @@ def build_prices_asset(partitions_def: dg.PartitionsDefinition, reconciliation: 
                 f"{off_calendar.iloc[0]['symbol']} {off_calendar.iloc[0]['date'].date()}"
             )
             frame = frame[frame["date"].isin(sessions)]
+
+        # A split-adjusted provider's bars go back to the raw scale the warehouse stores, with the
+        # splits recorded before this run; what the delivery restates is said in the run's log.
+        prepared = prepare_delivery(warehouse.engine, frame, split_adjusted=split_adjusted)
+        frame = prepared.frame
+        for note in prepared.notes():
+            context.log.warning(note)
 
         if result.failures:
             context.log.warning(f"{len(result.failures)} symbols failed: {failure_summary(result.failures)}")

@@ -112,6 +112,9 @@ class TwelveDataProvider:
     """
 
     name = "twelvedata"
+    split_adjusted = True
+    """TwelveData restates its daily bars for splits: the prices asset multiplies them back to
+    the raw scale with the recorded splits (services/restatements.py)."""
 
     def __init__(
         self,
