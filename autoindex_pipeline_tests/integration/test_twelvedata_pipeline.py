@@ -20,6 +20,12 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "twelvedata"
 KEY = "td-secret-KEY-do-not-leak-42"
 
 
+def _no_corporate_actions(httpserver):
+    # The corporate_actions asset runs before prices in prices_job: an answer without events.
+    httpserver.expect_request("/splits").respond_with_json({"meta": {}, "splits": []})
+    httpserver.expect_request("/dividends").respond_with_json({"meta": {}, "dividends": []})
+
+
 def test_twelvedata_prices_land_and_the_key_never_leaks(tmp_path, monkeypatch, httpserver):
     batch = json.loads((FIXTURES / "time_series_batch_bad_symbol.json").read_text())
     seen_auth = []
@@ -31,6 +37,7 @@ def test_twelvedata_prices_land_and_the_key_never_leaks(tmp_path, monkeypatch, h
         return Response(json.dumps(body if len(symbols) > 1 else body[symbols[0]]), content_type="application/json")
 
     httpserver.expect_request("/time_series").respond_with_handler(time_series)
+    _no_corporate_actions(httpserver)
     monkeypatch.setenv("TWELVEDATA_API_KEY", KEY)
     monkeypatch.setenv(DATABASE_URL_ENV_VAR, f"sqlite:///{tmp_path / 'wh.sqlite'}")
     path = write_config(
@@ -64,6 +71,7 @@ def test_a_provider_answering_no_data_is_not_a_failed_run(tmp_path, monkeypatch,
     # provider had simply answered "no data" for those sessions.
     no_data = {"code": 400, "status": "error", "message": "No data is available on the specified dates."}
     httpserver.expect_request("/time_series").respond_with_json(no_data)
+    _no_corporate_actions(httpserver)
     monkeypatch.setenv("TWELVEDATA_API_KEY", KEY)
     monkeypatch.setenv(DATABASE_URL_ENV_VAR, f"sqlite:///{tmp_path / 'wh.sqlite'}")
     path = write_config(
@@ -84,6 +92,7 @@ def test_a_provider_answering_no_data_is_not_a_failed_run(tmp_path, monkeypatch,
     # A provider whose calls failed is still a failed run (nothing written either).
     httpserver.clear()
     httpserver.expect_request("/time_series").respond_with_data("upstream down", status=500)
+    _no_corporate_actions(httpserver)
     monkeypatch.setenv(DATABASE_URL_ENV_VAR, f"sqlite:///{tmp_path / 'wh2.sqlite'}")
     path = write_config(
         tmp_path, universe={"symbols": ["AAPL", "MSFT"]},
