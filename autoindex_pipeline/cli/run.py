@@ -14,6 +14,7 @@ from autoindex_pipeline.cli.runner import (
     news_day_range,
     run_index_job,
     run_news_job,
+    run_pipeline_job,
     run_prices_job,
     session_bounds,
     warehouse_engine,
@@ -79,10 +80,22 @@ def run(
     else:
         ranges = [RefreshRange(sessions[0], sessions[-1], len(sessions), refresh)]
     price_selection = [a for a in selection if a in PRICE_ASSETS] if selection else None
-    for rng in ranges if not (selection and not price_selection) else []:
+    price_ranges = ranges if not (selection and not price_selection) else []
+    # The whole graph (no --select, no news) is ONE run of pipeline_job for the last range:
+    # prices, their checks, the gate, the index and the reports; a failed blocking check stops
+    # everything downstream inside that run, so blocked prices never reach the index, as when
+    # the index job ran after a failed prices run (which exits here, before it). One run, not
+    # two: Dagster's per-run costs are paid once. The news is fetched before the index reads
+    # it, so with --news the three jobs run in turn as before.
+    whole_graph = selection is None and not news
+    index_run = None
+    for i, rng in enumerate(price_ranges):
         click.echo(f"{refresh} refresh: {rng.start.date()} .. {rng.end.date()} ({rng.sessions} sessions, {rng.reason})")
-        result = run_prices_job(config, config_path, rng.start, rng.end, symbols=symbol_list, select=price_selection)
-        report_run(result)
+        if whole_graph and i == len(price_ranges) - 1:
+            index_run = run_pipeline_job(config, config_path, rng.start, rng.end, symbols=symbol_list)
+            report_run(index_run)
+        else:
+            report_run(run_prices_job(config, config_path, rng.start, rng.end, symbols=symbol_list, select=price_selection))
     if news:
         days = news_day_range(config, first, last)
         if days is None:
@@ -90,11 +103,11 @@ def run(
         else:
             click.echo(f"news: {days[0]} .. {days[1]} ({(days[1] - days[0]).days + 1} days)")
             report_run(run_news_job(config, config_path, *days))
-    if selection is None or set(selection) & INDEX_ASSETS:
+    if index_run is None and (selection is None or set(selection) & INDEX_ASSETS):
         index_run = run_index_job(config, config_path)
         report_run(index_run)
-        for line in held_lines(index_run):
-            click.secho(line, fg="yellow", err=True)
+    for line in held_lines(index_run) if index_run is not None else []:
+        click.secho(line, fg="yellow", err=True)
     click.echo(summary_text(config, time.monotonic() - started))
 
 

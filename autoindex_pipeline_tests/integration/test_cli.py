@@ -245,3 +245,26 @@ def test_a_second_demo_records_no_duplicate_absence(embedded):
     assert "held:" not in second.output
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT COUNT(*) FROM price_absences")).scalar() == rows
+
+
+def test_run_is_one_pipeline_run_and_blocked_prices_never_reach_the_index(embedded, tmp_path):
+    import dagster as dg
+
+    config = str(embedded)
+    first = _invoke("run", "--config", config, "--start", "2025-07-01", "--end", "2025-08-11")
+    assert first.exit_code == 0, first.output
+    engine = create_warehouse_engine(load_config(embedded).database_url())
+    last_level = "SELECT MAX(date) FROM index_values WHERE strategy = 'default'"
+    with engine.connect() as conn:
+        assert str(conn.execute(sa.text(last_level)).scalar())[:10] == "2025-08-11"
+    # The sample prints JPM's close x10 on 2025-08-12: the run fails on its blocking checks and
+    # the index, inside the same run, never sees that session.
+    blocked = _invoke("run", "--config", config, "--start", "2025-08-12", "--end", "2025-08-13")
+    assert blocked.exit_code == 2 and "blocked: check return_cap on prices" in blocked.output, blocked.output
+    with engine.connect() as conn:
+        assert str(conn.execute(sa.text(last_level)).scalar())[:10] == "2025-08-11"
+    instance = dg.DagsterInstance.from_config(str(tmp_path / "data" / "dagster_home"))
+    try:
+        assert [run.job_name for run in instance.get_runs()] == ["pipeline_job", "pipeline_job"]
+    finally:
+        instance.dispose()
