@@ -88,6 +88,56 @@ def _copy_into_staging(conn: sa.Connection, table: str, columns: Sequence[str], 
     return staging
 
 
+def _column_values(column: sa.Column, values: pd.Series, postgres: bool) -> pd.Series:
+    """One column in the form both bulk paths bind as SQLAlchemy's own insert would store it:
+    dates as ISO text, timestamps as ``_timestamp_text`` (UTC), booleans as true/false
+    (PostgreSQL) or 1/0 (SQLite), integers without a decimal point, NaN as NULL."""
+    kind = column.type
+    if isinstance(kind, sa.DateTime):
+        stamps = pd.to_datetime(values, utc=True)
+        text = stamps.dt.strftime("%Y-%m-%d %H:%M:%S.%f") + ("+00:00" if postgres else "")
+        return text.where(stamps.notna(), None)
+    if isinstance(kind, sa.Date):
+        days = pd.to_datetime(values)
+        return days.dt.strftime("%Y-%m-%d").where(days.notna(), None)
+    if isinstance(kind, sa.Boolean):
+        return values.astype(bool) if postgres else values.astype(bool).astype(int)
+    if isinstance(kind, sa.Integer):
+        return values.astype("Int64") if postgres else values.astype("Int64").astype(object).where(values.notna(), None)
+    return values
+
+
+def insert_frame(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> int:
+    """Append ``frame``'s rows (its columns that ``table`` has) to ``table`` in the caller's
+    transaction, in bulk: COPY straight into the table on PostgreSQL (pyarrow CSV, as the
+    prices), the DBAPI's executemany on SQLite. SQLAlchemy's ``insert()`` with a list of dicts
+    spent most of the index step converting and binding values one row at a time. Returns the
+    rows written."""
+    if frame.empty:
+        return 0
+    postgres = is_postgres(conn.engine)
+    columns = [c for c in table.columns if c.name in frame.columns]
+    rows = pd.DataFrame({c.name: _column_values(c, frame[c.name], postgres) for c in columns})
+    names = ", ".join(c.name for c in columns)
+    if postgres:
+        buffer = pa.BufferOutputStream()
+        pa_csv.write_csv(pa.Table.from_pandas(rows, preserve_index=False), buffer,
+                         pa_csv.WriteOptions(include_header=False, quoting_style="needed"))
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN WITH (FORMAT csv)") as copy:
+                copy.write(memoryview(buffer.getvalue()))
+        finally:
+            cursor.close()
+    else:
+        # itertuples yields Python scalars; sqlite3 binds a float NaN as NULL.
+        conn.connection.driver_connection.executemany(
+            f"INSERT INTO {table.name} ({names}) VALUES ({', '.join('?' for _ in columns)})",
+            rows.itertuples(index=False, name=None),
+        )
+    return len(rows)
+
+
 def _delete_scope(
     conn: sa.Connection, symbols: Sequence[str], start: dt.date, end: dt.date, keep: Sequence[tuple[str, dt.date]] = ()
 ) -> int:
