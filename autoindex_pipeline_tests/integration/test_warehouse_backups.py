@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from autoindex_pipeline.config import DATABASE_URL_ENV_VAR, load_config
 from autoindex_pipeline.definitions import build_definitions
+from autoindex_pipeline.defs.maintenance.jobs import backup_age_days
 from autoindex_pipeline.maintenance import backup
 from autoindex_pipeline.maintenance.fingerprint import Manifest, manifest_path
 from autoindex_pipeline.warehouse import schema
@@ -205,6 +206,7 @@ def test_the_backup_and_restore_jobs_on_each_backend(backend, request, tmp_path,
     assert checked == _warehouse_tables()
     prices = next(r for r in report["tables_checked"].value if _bare(r["table"]) == "prices")
     assert prices["restored_rows"] == 5 * 13  # 12 test symbols and the benchmark, 5 sessions
+    assert 0 <= report["backup_age_days"].value < 1
     if backend == "postgres":
         scratch = sa.engine.make_url(url).database + "_restore_test"
         engine = sa.create_engine(sa.engine.make_url(url).set(database="postgres"))
@@ -259,3 +261,9 @@ def _fts_rows(done) -> int:
     """Rows of the SQLite full-text index's shadow tables in the manifest."""
     manifest = Manifest.read(done.path)
     return sum(fp.rows for name, fp in manifest.tables.items() if schema.is_search_object(_bare(name)) and not isinstance(fp, str))
+
+
+def test_backup_age_from_the_manifest_stamp():
+    now = dt.datetime(2026, 1, 8, 6, 0, tzinfo=dt.UTC)
+    assert backup_age_days("2026-01-05T06:00:00Z", now) == 3.0
+    assert backup_age_days(None, now) is None

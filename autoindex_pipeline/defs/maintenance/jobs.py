@@ -2,6 +2,7 @@
 restore test of the latest stored backup (seed 001). When they run: defs/maintenance/schedules.py; the
 operations calendar with the manual tasks: docs/operations.md."""
 
+import datetime as dt
 from pathlib import Path
 
 import dagster as dg
@@ -31,6 +32,17 @@ def backup_dir(settings: SettingsResource) -> Path:
     path = settings.config.data_dir / "backups"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+STALE_BACKUP_DAYS = 2
+
+
+def backup_age_days(created_at: str | None, now: dt.datetime) -> float | None:
+    """Days since a backup's manifest stamp (``2026-01-05T06:00:00Z``)."""
+    if not created_at:
+        return None
+    taken = dt.datetime.strptime(created_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    return (now - taken).total_seconds() / 86_400
 
 
 def _failure(exc: backup.BackupError) -> dg.Failure:
@@ -74,6 +86,13 @@ def backup_restore_test(context: dg.OpExecutionContext, settings: SettingsResour
         raise _failure(exc) from None
     metadata = {**report.as_metadata(), "tables_checked": dg.MetadataValue.json(report.table_rows()),
                 "report": dg.MetadataValue.md(report.to_markdown())}
+    age = backup_age_days(report.backup_created_at, dt.datetime.now(dt.UTC))
+    if age is not None:
+        metadata["backup_age_days"] = round(age, 2)
+        if age > STALE_BACKUP_DAYS:
+            # The restore test proves the newest stored backup; an old one means the nightly
+            # backup has stopped, which the test alone would not show.
+            context.log.warning(f"the newest stored backup is {age:.1f} days old: is warehouse_backup_schedule running?")
     if not report.match:
         raise dg.Failure(description=f"restore test mismatch in {', '.join(report.mismatched)}", metadata=metadata)
     context.log.info(
