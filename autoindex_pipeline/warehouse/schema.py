@@ -489,3 +489,35 @@ SEARCH_OBJECTS = ("ix_news_articles_search", "news_search")
 
 def is_search_object(name: str | None) -> bool:
     return bool(name) and (name in SEARCH_OBJECTS or name.startswith("news_search_"))
+
+# Ownership data for users (migration 0013), not inputs to the methodology: insider transactions
+# (keyed by a hash of the row's fields) and institutional holdings per reporting date.
+insider_transactions = sa.Table(
+    "insider_transactions",
+    metadata,
+    sa.Column("transaction_id", sa.String(40), primary_key=True),
+    sa.Column("symbol", sa.String(16), nullable=False),
+    sa.Column("date", sa.Date, nullable=False),
+    sa.Column("insider", sa.Text, nullable=False),
+    sa.Column("position", sa.Text),
+    sa.Column("shares", sa.Float, nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("is_direct", sa.Boolean),
+    sa.Column("description", sa.Text),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_insider_transactions_symbol_date", "symbol", "date"),
+)
+
+institutional_holdings = sa.Table(
+    "institutional_holdings",
+    metadata,
+    sa.Column("symbol", sa.String(16), primary_key=True),
+    sa.Column("date_reported", sa.Date, primary_key=True),
+    sa.Column("holder", sa.String(200), primary_key=True),
+    sa.Column("shares", sa.Float, nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("percent_held", sa.Float),
+    sa.Column("source", sa.String(32), nullable=False),
+    sa.Column("ingested_at", sa.DateTime(timezone=True), nullable=False),
+)
