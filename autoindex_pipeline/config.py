@@ -61,6 +61,10 @@ class SampleProviderConfig(_Strict):
 class FilesProviderConfig(_Strict):
     prices_path: str | None = None
     shares_path: str | None = None
+    insider_transactions_path: str | None = None
+    """CSV/Parquet: symbol,date,insider,shares[,position,value,is_direct,description]."""
+    institutional_holdings_path: str | None = None
+    """CSV/Parquet: symbol,date_reported,holder,shares[,value,percent_held]."""
 
 
 class TwelveDataConfig(_Strict):

@@ -22,6 +22,7 @@ from autoindex_pipeline.defs.alerts import definitions as alerts_defs
 from autoindex_pipeline.defs.alerts.resources import NotifierResource
 from autoindex_pipeline.defs.maintenance import definitions as maintenance_defs
 from autoindex_pipeline.defs.news import definitions as news_defs
+from autoindex_pipeline.defs.ownership import definitions as ownership_defs
 from autoindex_pipeline.defs.prices import definitions as prices_defs
 from autoindex_pipeline.defs.quality import definitions as quality_defs
 from autoindex_pipeline.defs.reports import definitions as reports_defs
@@ -75,6 +76,7 @@ def build_definitions(config_path: str | None = None) -> dg.Definitions:
         reports_defs.build(),
         pipeline_defs.build(config),
         maintenance_defs.build(),
+        ownership_defs.build(),
         alerts_defs.build(),
         # Declared (not Dagster's implicit one) so AUTOINDEX_START_AUTOMATION=1 can start it.
         dg.Definitions(sensors=[automation_sensor()]),

@@ -34,6 +34,7 @@ JOBS = {
     "prune_run_history_job": None,
     "reconciliation_job": None,
     "operations_checklist_job": {"operations_checklist"},
+    "ownership_job": {"insider_transactions", "institutional_holdings"},
 }
 # schedule -> (job, cron in New York)
 SCHEDULES = {
@@ -49,6 +50,7 @@ SCHEDULES = {
     "prune_run_history_schedule": ("prune_run_history_job", "0 5 1 * *"),
     "reconciliation_schedule": ("reconciliation_job", "0 6 2 * *"),
     "operations_checklist_schedule": ("operations_checklist_job", "0 7 * * 1"),
+    "ownership_weekly": ("ownership_job", "0 10 * * 6"),
 }
 ALERT_SENSORS = {"index_daily_drop", "stale_prices", "failed_blocking_checks", "provider_health", "news_feed", "run_failures",
                  "index_held", "deliver_alerts"}
