@@ -18,6 +18,7 @@ from autoindex_pipeline.domain import quality
 from autoindex_pipeline.domain.calendar import sessions_between
 from autoindex_pipeline.domain.quality.validation import DAILY_COLUMNS, check_validation_rate, daily_validation, window_rate
 from autoindex_pipeline.reporting import quality as render
+from autoindex_pipeline.reporting.charts import trend_png
 from autoindex_pipeline.services.price_checks import evaluate_window
 from autoindex_pipeline.warehouse.gate import read_open_verdicts
 from autoindex_pipeline.warehouse.quality import latest_price_date, replace_quality_report
@@ -40,6 +41,9 @@ class QualityReport:
     validation: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=DAILY_COLUMNS))
     """Per session: rows checked, rows passing every blocking rule, their ratio."""
     validation_check: quality.CheckOutcome | None = None
+    trend_image: str = ""
+    """The weekly trend as a Markdown image with a ``data:`` URI ('' with fewer than two weeks):
+    the UI shows it inside the asset's page, where the HTML report is only a path."""
 
 
 def build_quality_report(engine: sa.Engine, config: AutoIndexConfig, out_dir: Path) -> QualityReport | None:
@@ -69,7 +73,8 @@ def build_quality_report(engine: sa.Engine, config: AutoIndexConfig, out_dir: Pa
     ))
     markdown = render.render_markdown(scores, outcomes, score, min_score=config.quality.min_portfolio_score)
     markdown += "\n" + render.render_validation_markdown(daily, config.quality.min_validation_rate)
-    return QualityReport(last, len(sessions), outcomes, scores, score, gate, html_path, markdown, daily, validation)
+    trend_image = f"![quality trend](data:image/png;base64,{trend_png(trend)})" if len(trend) > 1 else ""
+    return QualityReport(last, len(sessions), outcomes, scores, score, gate, html_path, markdown, daily, validation, trend_image)
 
 
 def store_quality_report(engine: sa.Engine, report: QualityReport) -> int:

@@ -60,6 +60,9 @@ def test_index_values_carries_plottable_numbers_and_an_embedded_chart(materializ
     reports = _latest(instance, "performance_reports")
     assert _png(reports["default monthly"].value)[:4] == b"\x89PNG"
     assert isinstance(reports["default monthly total_return"], dg.FloatMetadataValue)
+    quality = _latest(instance, "quality_report")
+    assert isinstance(quality["portfolio_score"], dg.FloatMetadataValue)
+    assert _png(quality["trend"].value)[:4] == b"\x89PNG"  # the trend in the page, not only the HTML path
 
 
 CHECKS = {"risk_metrics": ("risk_metrics_warmup", "risk_metrics_finite"),

@@ -44,6 +44,8 @@ def quality_report(
             "green_symbols": int(colours.get("green", 0)),
             "report": dg.MetadataValue.path(str(report.html_path)),
             "summary": dg.MetadataValue.md(report.markdown),
+            # The trend inside the page: the HTML report above is a path the UI cannot open.
+            **({"trend": dg.MetadataValue.md(report.trend_image)} if report.trend_image else {}),
             **validation_metadata(report.validation),
         },
         check_results=[check_result(report.gate, "quality_report"), check_result(report.validation_check, "quality_report")],
