@@ -15,6 +15,7 @@ from autoindex_pipeline.domain.calendar import sessions_between
 from autoindex_pipeline.domain.cleaning import clean_closes, daily_returns, to_wide
 from autoindex_pipeline.domain.index import compute_index
 from autoindex_pipeline.services.index import update_strategy
+from autoindex_pipeline.warehouse import schema
 from autoindex_pipeline.warehouse.corporate_actions import read_corporate_actions, upsert_corporate_actions
 from autoindex_pipeline.warehouse.engine import create_warehouse_engine
 from autoindex_pipeline.warehouse.read import read_closes, read_table
@@ -128,3 +129,8 @@ def test_without_dividends_the_two_levels_are_equal_and_a_late_dividend_recomput
     through = after.index <= ex_date
     assert after.loc[through, "price_level"].tolist() == before[through].tolist()
     assert update_strategy(engine, config, "default").mode == "up to date"
+    # A state stored before the price-return series existed cannot be extended: one full run.
+    with engine.begin() as conn:
+        conn.execute(schema.index_state.update().values(price_holdings=None, price_level=None))
+    assert update_strategy(engine, config, "default").mode == "full (no stored price-return state)"
+    assert _index(engine)["price_level"].tolist() == after["price_level"].tolist()
