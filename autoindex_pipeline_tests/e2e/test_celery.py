@@ -36,7 +36,7 @@ BROKER = os.environ.get("AUTOINDEX_TEST_CELERY_BROKER", "pyamqp://guest:guest@12
 BACKEND = os.environ.get("AUTOINDEX_TEST_CELERY_BACKEND", "redis://127.0.0.1:6379/0")
 SYMBOLS = ["AAPL", "MSFT", "XOM", "GLD"]
 START, END = "2025-06-02", "2025-06-06"
-STEPS = {"assets", "prices", "market_cap_data"}
+STEPS = {"assets", "corporate_actions", "prices", "market_cap_data"}
 
 
 def _reachable(url: str) -> bool:
