@@ -213,3 +213,28 @@ def test_raw_closes_with_events_equal_adjusted_closes_without_events() -> None:
     # And the price-return index of (b) lags the total-return one by the dividends it did not reinvest.
     index_pr, _ = compute_index(adjusted.price_returns, targets_b, base_date(targets_b, dates))
     assert index_pr["level"].iloc[-1] < index_b["level"].iloc[-1]
+
+
+def test_a_split_adjusted_delivery_goes_back_to_the_raw_scale_with_the_splits_known_then() -> None:
+    # A provider serving A after its 2:1 split of Jan 4 halves the bars before it.
+    events = _events([("A", "2024-01-04", "split", 2.0, NAN)])
+    delivered = pd.DataFrame({"symbol": "A", "date": SESSIONS[:4], "open": [50.0, 50.5, 51.0, 51.0],
+                              "close": [50.0, 51.0, 51.0, 52.0], "volume": [200.0, 200.0, 100.0, 100.0]})
+    raw = ca.to_raw_scale(delivered, events, pd.Timestamp("2024-01-08"))
+    np.testing.assert_allclose(raw["close"], [100.0, 102.0, 51.0, 52.0])
+    np.testing.assert_allclose(raw["volume"], [100.0, 100.0, 100.0, 100.0])
+    # Fetched before the split, the same rows were not adjusted yet: nothing to undo.
+    assert ca.to_raw_scale(delivered, events, pd.Timestamp("2024-01-03")) is delivered
+    np.testing.assert_allclose(ca.later_split_factor(events, delivered["symbol"], delivered["date"]), [2, 2, 1, 1])
+
+
+def test_restatements_are_found_with_their_split_like_ratio() -> None:
+    stored = pd.DataFrame({"symbol": ["A", "A", "B"], "date": SESSIONS[:3].tolist()[:2] + [SESSIONS[0]], "close": [100.0, 102.0, 10.0]})
+    delivered = stored.assign(close=[50.0, 51.0, 10.01])  # A halved, B within 0.1%
+    found = ca.detect_restatements(delivered, stored).set_index("symbol")
+    assert found.index.tolist() == ["A"]
+    assert found.loc["A", "differing"] == 2 and found.loc["A", "split_like"] == 2.0
+    assert found.loc["A", "median_ratio"] == pytest.approx(0.5)
+    corrected = stored.assign(close=[100.0, 104.0, 10.0])  # one corrected print, not a split
+    one = ca.detect_restatements(corrected, stored).set_index("symbol")
+    assert one.loc["A", "differing"] == 1 and np.isnan(one.loc["A", "split_like"])
