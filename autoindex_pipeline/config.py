@@ -73,6 +73,10 @@ class TwelveDataConfig(_Strict):
     credits_per_minute: PositiveInt = 8
     credits_per_day: PositiveInt = 800
     shares_credits_per_call: PositiveInt = 50
+    insider_credits_per_call: PositiveInt = 200
+    """/insider_transactions, per symbol (the ownership assets)."""
+    institutional_credits_per_call: PositiveInt = 1500
+    """/institutional_holders, per symbol."""
     timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
     max_attempts: PositiveInt = 5
 

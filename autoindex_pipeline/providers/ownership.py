@@ -1,9 +1,8 @@
 """Where insider transactions and institutional holdings come from: the sample generator (the
 demo and tests) and files (CSV or Parquet, ``providers.files.insider_transactions_path`` /
-``institutional_holdings_path``). The source follows ``providers.prices``. TwelveData's
-``/insider_transactions`` and ``/institutional_holders`` are not wired yet: on that provider
-:func:`build_ownership_provider` raises :class:`OwnershipUnavailable` and the assets skip with
-the reason (no credits spent)."""
+``institutional_holdings_path``) and TwelveData (:mod:`.ownership_twelvedata`: its
+``/insider_transactions`` and ``/institutional_holders``, high-tier plans only). The source
+follows ``providers.prices``."""
 
 from __future__ import annotations
 
@@ -105,14 +104,21 @@ class FilesOwnership:
         return self._load(self.holdings_path, symbols, normalize_holdings)
 
 
-def build_ownership_provider(config: AutoIndexConfig, as_of: dt.date) -> SampleOwnership | FilesOwnership:
+def build_ownership_provider(config: AutoIndexConfig, as_of: dt.date, price_provider=None):
+    """The ownership source of ``providers.prices``. ``price_provider()`` builds the configured
+    price provider (with its secret) when the source is an API one; default: the registry."""
     kind = config.providers.prices
     if kind == "sample":
         return SampleOwnership(config.providers.sample.seed, as_of)
     if kind == "files":
         files = config.providers.files
         return FilesOwnership(config.resolve(files.insider_transactions_path), config.resolve(files.institutional_holdings_path))
-    raise OwnershipUnavailable(
-        f"ownership data from {kind} is not wired yet (TwelveData /insider_transactions and /institutional_holders); "
-        "use providers.prices: files with providers.files.insider_transactions_path / institutional_holdings_path"
-    )
+    if kind == "twelvedata":
+        from autoindex_pipeline.providers.ownership_twelvedata import TwelveDataOwnership
+        from autoindex_pipeline.providers.registry import build_price_provider
+
+        td = config.providers.twelvedata
+        prices = price_provider() if price_provider is not None else build_price_provider(config, "twelvedata")
+        return TwelveDataOwnership(prices, insider_credits=td.insider_credits_per_call,
+                                   holdings_credits=td.institutional_credits_per_call)
+    raise OwnershipUnavailable(f"no ownership data from the {kind} provider")

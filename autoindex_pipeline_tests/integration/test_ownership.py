@@ -71,8 +71,10 @@ def test_a_source_without_ownership_data_skips_with_its_reason(stack, tmp_path, 
     monkeypatch.setenv("TWELVEDATA_API_KEY", "not-used")
     path = write_config(tmp_path, providers={"prices": "twelvedata"})
     meta = _run(path, instance)
-    for key in ("insider_transactions", "institutional_holdings"):
-        assert "not wired yet" in meta[key]["skipped"].value and meta[key]["dagster/row_count"].value == 0
+    # The free plan (8 credits a minute) cannot pay for one call: skipped before any request.
+    assert "costs 200 credits per symbol but the plan allows 8" in meta["insider_transactions"]["skipped"].value
+    assert "costs 1500 credits per symbol" in meta["institutional_holdings"]["skipped"].value
+    assert all(meta[k]["dagster/row_count"].value == 0 for k in meta)
 
 
 def test_rows_that_cannot_be_stored_are_named():

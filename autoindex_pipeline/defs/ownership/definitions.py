@@ -6,27 +6,33 @@ import datetime as dt
 
 import dagster as dg
 
-from autoindex_pipeline.defs.resources import SettingsResource, WarehouseResource
+from autoindex_pipeline.defs.resources import ProvidersResource, SettingsResource, WarehouseResource
 from autoindex_pipeline.defs.shared import CODE_VERSION, OWNERS, asset_tags, column_schema
+from autoindex_pipeline.providers.prices.base import ProviderError
 from autoindex_pipeline.services.ownership import OwnershipUnavailable, refresh_holdings, refresh_insider
 
 OWNERSHIP_JOB = "ownership_job"
 
 
 def _result(context: dg.AssetExecutionContext, refresh_fn, settings: SettingsResource, warehouse: WarehouseResource,
-            table: str) -> dg.MaterializeResult:
+            providers: ProvidersResource, table: str) -> dg.MaterializeResult:
     try:
-        done = refresh_fn(warehouse.engine, settings.config, dt.datetime.now(dt.UTC))
-    except OwnershipUnavailable as exc:
+        done = refresh_fn(warehouse.engine, settings.config, dt.datetime.now(dt.UTC), providers.prices)
+    except (OwnershipUnavailable, ProviderError) as exc:
+        # A plan without the endpoint (TwelveData's 403, or a call above the credits per
+        # minute) is a configuration fact, not an outage: skip, saying so, and fail nothing.
         context.log.warning(f"{table}: skipped, {exc}")
         return dg.MaterializeResult(metadata={"skipped": str(exc), "dagster/row_count": 0})
     if done.skipped:
         context.log.warning(f"{table}: skipped, {done.skipped}")
     else:
-        context.log.info(f"{table}: {done.delivered} rows from {done.source} for {done.symbols} equities, {done.written} written")
+        context.log.info(f"{table}: {done.delivered} rows from {done.source} for {done.symbols} equities, {done.written} written"
+                         + (f", {done.credits_used} credits spent" if done.credits_used else ""))
     return dg.MaterializeResult(metadata={
         "source": done.source, "symbols": done.symbols, "rows_delivered": done.delivered, "rows_written": done.written,
-        "skipped": done.skipped or "",
+        "skipped": done.skipped or "", "provider_credits_used": done.credits_used,
+        "symbols_failed": len(done.failures or {}),
+        "failures": "; ".join(f"{k}: {v}" for k, v in list((done.failures or {}).items())[:10]),
     })
 
 
@@ -34,20 +40,20 @@ def _result(context: dg.AssetExecutionContext, refresh_fn, settings: SettingsRes
           tags=asset_tags("ownership", tier="support"), code_version=CODE_VERSION,
           metadata={"dagster/column_schema": column_schema("insider_transactions")})
 def insider_transactions(context: dg.AssetExecutionContext, settings: SettingsResource,
-                         warehouse: WarehouseResource) -> dg.MaterializeResult:
+                         warehouse: WarehouseResource, providers: ProvidersResource) -> dg.MaterializeResult:
     """Insider transactions of the universe's equities (new ones inserted; a repeated one is
     stored once). Data for users: the index does not read it."""
-    return _result(context, refresh_insider, settings, warehouse, "insider_transactions")
+    return _result(context, refresh_insider, settings, warehouse, providers, "insider_transactions")
 
 
 @dg.asset(name="institutional_holdings", group_name="ownership", kinds={"sql"}, owners=OWNERS,
           tags=asset_tags("ownership", tier="support"), code_version=CODE_VERSION,
           metadata={"dagster/column_schema": column_schema("institutional_holdings")})
 def institutional_holdings(context: dg.AssetExecutionContext, settings: SettingsResource,
-                           warehouse: WarehouseResource) -> dg.MaterializeResult:
+                           warehouse: WarehouseResource, providers: ProvidersResource) -> dg.MaterializeResult:
     """Institutional holders of the universe's equities per reporting date (a date delivered
     again replaces its rows). Data for users: the index does not read it."""
-    return _result(context, refresh_holdings, settings, warehouse, "institutional_holdings")
+    return _result(context, refresh_holdings, settings, warehouse, providers, "institutional_holdings")
 
 
 ownership_job = dg.define_asset_job(OWNERSHIP_JOB, selection=[insider_transactions, institutional_holdings],
