@@ -18,7 +18,6 @@ from autoindex_pipeline.defs.shared import CODE_VERSION, DAILY_FRESHNESS, OWNERS
 from autoindex_pipeline.domain.calendar import sessions_between
 from autoindex_pipeline.domain.quality import GX_CHECKS
 from autoindex_pipeline.domain.quality.validation import run_validation_rate
-from autoindex_pipeline.domain.quality.validation import run_validation_rate
 from autoindex_pipeline.providers.prices.base import CallStats
 from autoindex_pipeline.services.price_checks import evaluate_prices, reconciliation_source
 from autoindex_pipeline.services.restatements import prepare_delivery
@@ -47,10 +46,6 @@ class PricesRunConfig(dg.Config):
         default_factory=list,
         description="Targeted refresh: fetch and replace only these symbols (empty = the whole universe).",
     )
-
-
-def _rate_or_nan(rate: float | None) -> float:
-    return float("nan") if rate is None else rate
 
 
 def _rate_or_nan(rate: float | None) -> float:
@@ -176,9 +171,6 @@ def build_prices_asset(partitions_def: dg.PartitionsDefinition, reconciliation: 
                 "dagster/row_count": written.rows_written,
                 "rows_replaced": written.rows_deleted,
                 "rows_refused": len(screened.refused),
-                # Rows passing every blocking rule / rows checked (the delivered rows).
-                "rows_checked": len(frame),
-                "validation_rate": _rate_or_nan(run_validation_rate(len(frame), len(frame) - len(screened.accepted))),
                 # Rows passing every blocking rule / rows checked (the delivered rows).
                 "rows_checked": len(frame),
                 "validation_rate": _rate_or_nan(run_validation_rate(len(frame), len(frame) - len(screened.accepted))),
