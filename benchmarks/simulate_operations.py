@@ -13,8 +13,14 @@ serving the sample generator's bars (no faults of its own) with the fault plan b
 
 Never the wall clock where the code takes a time (`scheduled_execution_time`, `evaluation_time`);
 where it reads the wall clock with no way in, `sim_clock` patches it for the simulation only
-(WALL_CLOCK_READS). Dagster's own event timestamps stay real. News is not in the loop (no news
-runs, `news_feed` not evaluated): the 30 h news silence is not simulated.
+(WALL_CLOCK_READS). Dagster's own event timestamps stay real.
+
+News runs as deployed, at two of its 15-minute ticks a day: 00:30 (the previous day's tail and the
+new day) and 18:00, on every calendar day (weekends too: news has no exchange calendar), its runs
+executed, and `news_feed` among the sensors (the newest article is then never more than 18 h
+old on a normal day, so only the silence passes the 24 h line). Articles come from the sample news generator
+through the files provider: before each tick the file holds the articles published by then,
+except those of the plan's 30 h silence, which never arrive.
 
     .venv/bin/python benchmarks/simulate_operations.py [--sessions 60]
 """
@@ -30,7 +36,7 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
 from unittest import mock
@@ -48,6 +54,7 @@ from autoindex_pipeline.config import DATABASE_URL_ENV_VAR, DEFAULT_CONFIG_PATH,
 from autoindex_pipeline.definitions import build_definitions
 from autoindex_pipeline.defs.alerts import sensors as alert_sensors
 from autoindex_pipeline.domain.calendar import last_closed_session, sessions_between
+from autoindex_pipeline.providers.news.sample import SampleNewsProvider
 from autoindex_pipeline.providers.prices.sample import SampleProvider
 from autoindex_pipeline.providers.prices.sample_faults import SampleFaults
 from autoindex_pipeline.services.index import update_strategy
@@ -64,10 +71,12 @@ BAD, LATE, CORRECTED = "JPM", "KO", "XOM"
 TICKS = (dt.time(7, 0), dt.time(18, 0), dt.time(21, 0))
 HISTORY_SESSIONS = 80  # before the first simulated session: enough for every lookback
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
-SENSORS = ("failed_blocking_checks", "provider_health", "stale_prices", "index_held", "index_daily_drop")
+SENSORS = ("failed_blocking_checks", "provider_health", "stale_prices", "index_held", "index_daily_drop", "news_feed")
+NEWS_TICKS = (dt.time(0, 30), dt.time(18, 0))
+SILENCE = pd.Timedelta(hours=30)
 WALL_CLOCK_READS = (
     "defs/alerts/sensors.py: _now() (stale_prices, the check sensor's first-tick look-back, outbox times) and "
-    "pd.Timestamp.now in provider_health (its dedup day) and news_feed",
+    "pd.Timestamp.now in news_feed (its now)",
     "defs/reference/assets.py market_cap_data: last_closed_session() with no 'now' (shares as-of date)",
     "not patched, on purpose: warehouse/load.py _utc_now (ingested_at) and warehouse/strategy.py (computed_at) "
     "are compared with each other to see re-ingested inputs, so both stay on the wall clock",
@@ -84,13 +93,14 @@ class FaultPlan:
     corrected: int  # CORRECTED's close above its high at 18:00; the provider corrects it at 20:00
     outage: int  # HTTP 500 on every call from this session's 17:00 to the end of the next session
     late: int  # LATE has no bar on late..late+2; delivered before the 07:00 tick of late+3
+    silence: int  # no article published from this session's 12:00 for 30 h (the next day's 18:00)
 
     @classmethod
     def for_sessions(cls, n: int) -> FaultPlan:
         if n < 16:
             raise ValueError("the fault plan needs at least 16 sessions")
         scale = (n - 1) / 15  # the 16-session plan stretched, same order, clean sessions between
-        base = {"drop": 1, "bad": 3, "corrected": 7, "outage": 9, "late": 12}
+        base = {"drop": 1, "bad": 3, "corrected": 7, "outage": 9, "late": 12, "silence": 5}
         at = {name: round(pos * scale) for name, pos in base.items()}
         return cls(repair=at["bad"] + 2, **at)
 
@@ -101,7 +111,16 @@ class FaultPlan:
             "corrected late print": (range(self.corrected, self.corrected + 1), "critical"),
             "2-session outage": (range(self.outage, self.outage + 3), "critical"),
             "symbol missing 3 sessions": (range(self.late, self.late + 4), "warning"),
+            "30 h news silence": (range(self.silence + 1, self.silence + 2), "warning"),
         }
+
+    def with_silence_before_a_weekday(self, sessions: pd.DatetimeIndex) -> FaultPlan:
+        """The silence must end on a trading day to be noticed (a quiet weekend is normal): start
+        it on the first session from the planned one that the next calendar day follows."""
+        i = self.silence
+        while i + 1 < len(sessions) and sessions[i + 1] - sessions[i] != pd.Timedelta(days=1):
+            i += 1
+        return replace(self, silence=i)
 
 
 @dataclass
@@ -199,12 +218,46 @@ def sim_clock(clock: Clock):
         yield
 
 
-def write_sim_config(directory: Path, td_url: str, start: pd.Timestamp, webhook_env: str) -> Path:
+class NewsFeed:
+    """The sample news generator's articles as a JSON Lines file for the files provider,
+    rewritten before each tick with what was published by then, minus the plan's silence."""
+
+    def __init__(self, path: Path, universe: pd.DataFrame, seed: int, first: pd.Timestamp, last: pd.Timestamp,
+                 silence_from: pd.Timestamp):
+        provider = SampleNewsProvider(universe, seed=seed)
+        result = provider.fetch_news(SYMBOLS, first.to_pydatetime(), last.to_pydatetime())
+        entities = result.entities.groupby("provider_id")
+        lines = []
+        for a in result.articles.sort_values("published_at").itertuples(index=False):
+            if silence_from <= a.published_at < silence_from + SILENCE:
+                continue
+            ents = entities.get_group(a.provider_id) if a.provider_id in entities.groups else result.entities.iloc[:0]
+            lines.append((a.published_at, json.dumps({
+                "uuid": a.provider_id, "provider": "sample", "published_at": a.published_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "title": a.title, "description": a.description or None, "url": a.url, "source": a.source or None,
+                "language": a.language or None,
+                "entities": [{"symbol": e.symbol, "match_score": None if pd.isna(e.match_score) else float(e.match_score),
+                              "sentiment_score": None if pd.isna(e.provider_sentiment) else float(e.provider_sentiment)}
+                             for e in ents.itertuples(index=False)],
+            })))
+        self.path, self.lines, self.written = path, lines, -1
+
+    def publish_until(self, now: pd.Timestamp) -> None:
+        count = sum(1 for at, _ in self.lines if at <= now)
+        if count != self.written:  # the provider re-reads the file only when it changed
+            self.path.write_text("".join(line + "\n" for _, line in self.lines[:count]))
+            self.written = count
+
+
+def write_sim_config(directory: Path, td_url: str, start: pd.Timestamp, webhook_env: str, news_path: Path,
+                     news_start: pd.Timestamp) -> Path:
     raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
     raw["universe"].update(file=str(DEFAULT_CONFIG_PATH.parent / "universe.csv"), symbols=SYMBOLS)
     raw["storage"]["data_dir"] = str(directory / "data")
     raw["prices"]["start_date"] = start.strftime("%Y-%m-%d")
     raw["providers"].update(prices="twelvedata", shares="sample")
+    raw["news"] = {**raw.get("news", {}), "provider": "files", "files": {"path": str(news_path)},
+                   "start_date": news_start.strftime("%Y-%m-%d")}
     raw["providers"]["twelvedata"].update(base_url=td_url, credits_per_minute=1000, credits_per_day=100000, max_attempts=1)
     raw["notifications"].update(slack_webhook_url_env=webhook_env, slack_min_severity="warning")
     # -2 %: a -2.5 % day is a warning (critical from -4 %); the seed's -1 % fires on ordinary days.
@@ -226,8 +279,10 @@ class TickLog:
 
 
 class Simulation:
-    def __init__(self, config_path: Path, instance: dg.DagsterInstance, clock: Clock, webhook: HTTPServer, skip=()):
+    def __init__(self, config_path: Path, instance: dg.DagsterInstance, clock: Clock, webhook: HTTPServer, news: NewsFeed,
+                 skip=()):
         self.path, self.instance, self.clock, self.webhook, self.skip = str(config_path), instance, clock, webhook, set(skip)
+        self.news = news
         self.config = load_config(config_path)
         self.defs = build_definitions(self.path)
         self.repo = self.defs.get_repository_def()
@@ -318,10 +373,24 @@ class Simulation:
         index = self.index()
         return pd.Timestamp(index["date"].max()) if len(index) else None
 
+    def _news(self, when: dt.datetime, log: TickLog) -> None:
+        self.news.publish_until(self.clock.now)
+        schedule = self.defs.resolve_schedule_def("news_every_15_minutes")
+        if not _cron_matches(schedule, when):
+            return
+        job = self.defs.resolve_job_def(schedule.job_name)
+        for request in self._schedule("news_every_15_minutes", when):
+            result = job.execute_in_process(run_config=QUIET_LOGS, instance=self.instance, partition_key=request.partition_key,
+                                            tags={**request.tags, "dagster/schedule_name": schedule.name}, raise_on_error=False)
+            if not result.success:
+                log.prices.append(f"news {request.partition_key}: FAILED")
+
     def tick(self, when: dt.datetime, log: TickLog, operator=None) -> None:
         self.clock.now = pd.Timestamp(when).tz_convert("UTC")
         if operator is not None:
             operator()
+        if when.timetz().replace(tzinfo=None) in NEWS_TICKS:
+            self._news(when, log)
         for name in ("prices_after_close", "catch_up"):
             schedule = self.defs.resolve_schedule_def(name)
             if _cron_matches(schedule, when):
@@ -341,6 +410,11 @@ class Simulation:
         self._automation()
         if not self.prices_job.execute_in_process(run_config=QUIET_LOGS, instance=self.instance, tags=tags).success:
             raise RuntimeError("the history load failed")
+        self.news.publish_until(self.clock.now)
+        news_job = self.defs.resolve_job_def(self.defs.resolve_schedule_def("news_every_15_minutes").job_name)
+        if not news_job.execute_in_process(run_config=QUIET_LOGS, instance=self.instance,
+                                           partition_key=f"{end:%Y-%m-%d}").success:
+            raise RuntimeError("the news history load failed")
         self._automation()
         self._sensors()
         self._deliver()
@@ -400,7 +474,7 @@ def simulate(config_dir: Path, instance: dg.DagsterInstance, n_sessions: int, la
         logging.getLogger(noisy).setLevel(logging.ERROR)
     sessions = sessions_between(pd.Timestamp(last_session) - pd.Timedelta(days=3 * n_sessions), last_session)[-n_sessions:]
     history = sessions_between(sessions[0] - pd.Timedelta(days=2 * HISTORY_SESSIONS), sessions[0])[-HISTORY_SESSIONS - 1:-1]
-    plan, clock = FaultPlan.for_sessions(n_sessions), Clock()
+    plan, clock = FaultPlan.for_sessions(n_sessions).with_silence_before_a_weekday(sessions), Clock()
     webhook, td = HTTPServer(host="127.0.0.1", port=0), HTTPServer(host="127.0.0.1", port=0)
     webhook.expect_request("/hook", method="POST").respond_with_data("ok")
     webhook.start()
@@ -409,12 +483,18 @@ def simulate(config_dir: Path, instance: dg.DagsterInstance, n_sessions: int, la
     os.environ.setdefault("TWELVEDATA_API_KEY", "sim-key")
     lines: list[str] = []
     try:
-        path = write_sim_config(config_dir, td.url_for(""), history[0], "AUTOINDEX_SIM_WEBHOOK")
+        (config_dir / "news").mkdir(exist_ok=True)
+        news_file = config_dir / "news" / "articles.jsonl"
+        path = write_sim_config(config_dir, td.url_for(""), history[0], "AUTOINDEX_SIM_WEBHOOK", news_file, history[-1])
         config = load_config(path)
+        silence_from = pd.Timestamp(dt.datetime.combine(sessions[plan.silence].date(), dt.time(12), tzinfo=NY))
+        news = NewsFeed(news_file, config.universe_frame, config.news.sample.seed or config.providers.sample.seed,
+                        history[-1].tz_localize(NY) - pd.Timedelta(days=1), sessions[-1].tz_localize(NY) + pd.Timedelta(days=1),
+                        silence_from.tz_convert("UTC"))
         bars = served_bars(config.universe_frame, config.providers.sample.seed, history[0], sessions[-1], sessions[plan.drop])
         fake = FakeTwelveData(bars, sessions, plan, clock)
         td.expect_request("/time_series").respond_with_handler(fake.handle)
-        sim = Simulation(path, instance, clock, webhook, skip)
+        sim = Simulation(path, instance, clock, webhook, news, skip)
         with sim_clock(clock):
             before = sim.warm_up(history[0], history[-1])
             if sim.index_last() is None:
@@ -422,9 +502,16 @@ def simulate(config_dir: Path, instance: dg.DagsterInstance, n_sessions: int, la
             echo(f"history {history[0]:%Y-%m-%d}..{history[-1]:%Y-%m-%d} loaded, index to {sim.index_last():%Y-%m-%d}; "
                  f"{before} alert(s) recorded for the history (not counted); fault plan {plan}")
             logs = []
+            previous = history[-1]
             for i, day in enumerate(sessions):
                 log, tick_started = TickLog(i), time.monotonic()
-                for t in TICKS:
+                # The days since the previous session (a weekend, a holiday): news and the sensors
+                # run, the prices schedules find nothing due. Their alerts count for this session.
+                for other in pd.date_range(previous + pd.Timedelta(days=1), day - pd.Timedelta(days=1)):
+                    for t in NEWS_TICKS:
+                        sim.tick(dt.datetime.combine(other.date(), t, tzinfo=NY), log)
+                previous = day
+                for t in sorted({*NEWS_TICKS, *TICKS}):
                     operator = None
                     if i == plan.repair and t == TICKS[0]:
                         operator = lambda d=sessions[plan.bad]: set_override(  # noqa: E731
@@ -462,8 +549,10 @@ def judge(sessions, logs: list[TickLog], plan: FaultPlan, fake: FakeTwelveData) 
     table = [f"index held on {len(held)} sessions, extended on {len(logs) - len(held)}: "
              f"{'as planned' if not failures else 'NOT as planned'}"]
     windows = plan.windows()
+    # An info alert goes to the log only (no channel takes info by default): a notice, not a page.
+    paged = [[a for a in log.alerts if a[1] != "info"] for log in logs]
     for name, (rng, severity) in windows.items():
-        alerts = [a for i in rng for a in logs[i].alerts]
+        alerts = [a for i in rng for a in paged[i]]
         ok = len(alerts) == 1 and alerts[0][1] == severity
         counts = pd.Series([s for _, s in alerts], dtype=object).value_counts().to_dict()
         table.append(f"{name:<26} sessions {rng.start:>2}-{rng.stop - 1:<2} want 1 {severity:<8} got {len(alerts):>2} "
@@ -473,10 +562,11 @@ def judge(sessions, logs: list[TickLog], plan: FaultPlan, fake: FakeTwelveData) 
             alert_failures.append(f"{name}: {len(alerts)} alerts instead of one {severity}: {kinds}")
     faulty = {i for rng, _ in windows.values() for i in rng}
     clean = [i for i in range(len(logs)) if i not in faulty]
-    noisy = [i for i in clean if logs[i].alerts]
-    table.append(f"clean sessions with alerts: {len(noisy)} of {len(clean)}")
+    noisy = [i for i in clean if paged[i]]
+    notices = sum(len(log.alerts) - len(p) for log, p in zip(logs, paged))
+    table.append(f"clean sessions with alerts: {len(noisy)} of {len(clean)}; info notices (log only) in all: {notices}")
     if noisy:
-        kinds = pd.Series([short(k, s) for i in noisy for k, s in logs[i].alerts], dtype=object).value_counts().to_dict()
+        kinds = pd.Series([short(k, s) for i in noisy for k, s in paged[i]], dtype=object).value_counts().to_dict()
         alert_failures.append(f"{len(noisy)} of {len(clean)} clean sessions raised alerts: {kinds}")
     gap, want = sessions[plan.outage:plan.outage + 2], 2 * len(fake.bars)
     got = logs[plan.outage + 2].outage_rows

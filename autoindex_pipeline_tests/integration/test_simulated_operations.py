@@ -1,12 +1,13 @@
 """Issue 12's proof, short: 16 sessions of unattended operation on a real Dagster instance of each
 backend (benchmarks/simulate_operations.py runs the 60-session quarter), the clock advanced tick
-by tick, prices from a local fake TwelveData server with every fault of the plan injected.
+by tick, prices from a local fake TwelveData server with every fault of the plan injected, news
+through the files provider (the news schedule and `news_feed` in the loop, a 30 h silence).
 
 What must hold: the index is extended on every session whose data passed and held on the others,
 it equals a clean full recompute to 1e-9 after the audited repair, the outage gap is filled with
 no manual step, each injected fault raises exactly one alert of its severity and clean sessions
 raise none (measured before the alerts named incidents: 2, 13, 3, 13 and 13 alerts for the five
-faults)."""
+faults, before the news was in the loop)."""
 
 from __future__ import annotations
 

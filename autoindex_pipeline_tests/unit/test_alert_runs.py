@@ -18,6 +18,7 @@ from autoindex_pipeline.domain.alerts import (
     check_sessions,
     incident_key,
     index_held_alerts,
+    news_inactivity_alert,
     outage_start,
     prices_stale_alerts,
     provider_health_alerts,
@@ -45,6 +46,11 @@ def test_only_a_blocking_check_failing_at_error_pages_and_it_is_critical():
     assert check_incident_alerts([_failed("robust_z", "WARN", False)], "r1") == []
     # A blocking check that only warns stops nothing either (the event log may hold old ones).
     assert check_incident_alerts([_failed("x", "WARN", True)], "r1") == []
+    # The registry's paging warning (the validation rate under 95 %) is sent, as a warning.
+    rate = FailedCheck("quality_report", "validation_rate", "WARN", False, "93% on 2025-06-04", "2025-06-04", (),
+                       warning_pages=True)
+    [w] = check_incident_alerts([rate], "r1")
+    assert w.severity == "warning" and w.dedup_key == "data:quality_report:2025-06-04:all"
 
 
 def test_the_sessions_are_the_data_s_not_the_sensor_s_day():
@@ -191,3 +197,15 @@ def test_staleness_is_one_alert_per_spell_and_the_outage_s_while_the_provider_is
     assert monday[0].dedup_key == tuesday[0].dedup_key == "stale_prices:prices:2024-03-01"
     [down] = prices_stale_alerts("2024-03-01", _ny("2024-03-04", 20), incident="provider:td:run-1")
     assert down.dedup_key == "provider:td:run-1"
+
+
+def test_a_quiet_weekend_is_not_a_quiet_symbol():
+    # Measured (the simulated fortnight with news): every Monday morning warned that most
+    # symbols had no news for 24 h, the 24 h being Sunday.
+    monday = _ny("2025-06-09", 9)  # Monday 09:00; Friday 2025-06-06 was a session
+    friday_noon, thursday = _ny("2025-06-06", 12), _ny("2025-06-05", 8)
+    assert news_inactivity_alert({"AAPL": friday_noon, "KO": friday_noon}, monday, True) == []
+    [a] = news_inactivity_alert({"AAPL": friday_noon, "KO": thursday}, monday, True)
+    assert "KO" in a.message and "AAPL" not in a.message
+    # A weekday is 24 hours back as before.
+    assert news_inactivity_alert({"AAPL": _ny("2025-06-10", 8)}, _ny("2025-06-11", 9), True)

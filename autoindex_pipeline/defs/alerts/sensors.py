@@ -37,11 +37,13 @@ from autoindex_pipeline.domain.alerts import (
     stale_news_alert,
 )
 from autoindex_pipeline.domain.calendar import is_session
+from autoindex_pipeline.domain.quality.rules import RULES
 from autoindex_pipeline.warehouse import outbox
 from autoindex_pipeline.warehouse.alerts import newest_price_date, news_recency, recent_index_rows
 from autoindex_pipeline.warehouse.provider_calls import recent_run_calls
 
 SENSOR_INTERVAL_SECONDS = 300
+PAGING_WARNINGS = frozenset(r.name for r in RULES if r.pages)
 LEDGER = AlertLedger(max_keys=500)
 RUNS_PER_TICK = 50
 FIRST_TICK_LOOKBACK = dt.timedelta(days=1)
@@ -142,6 +144,7 @@ def _failed_checks(instance: dg.DagsterInstance, run_id: str) -> list[FailedChec
             severity=evaluation.severity.value, blocking=bool(evaluation.blocking), description=description,
             first_session=str(meta[FIRST_OFFENDING_SESSION]) if meta.get(FIRST_OFFENDING_SESSION) else None,
             symbols=symbols, sessions=check_sessions(evaluation.partition, tags),
+            warning_pages=evaluation.check_name in PAGING_WARNINGS,
         ))
     return failed
 
@@ -168,8 +171,9 @@ def _ended_runs(instance: dg.DagsterInstance, event_type: dg.DagsterEventType, c
 @dg.sensor(name="failed_blocking_checks", minimum_interval_seconds=60,
            default_status=dg.DefaultSensorStatus.STOPPED,
            description="A failed blocking check (ERROR), critical, once per data incident (asset, first "
-                       "offending session, symbols) however many runs re-fetch the same rows. WARN results are "
-                       "not sent: they inform in the UI and the quality report.")
+                       "offending session, symbols) however many runs re-fetch the same rows. WARN results "
+                       "inform in the UI and the quality report; only those the registry marks as paging "
+                       "(the validation rate) are sent, as warnings.")
 def failed_blocking_checks(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
     state = _state(context)
     cursors = state.setdefault("run_end", {})
@@ -223,14 +227,18 @@ def news_feed(context: dg.SensorEvaluationContext, settings: SettingsResource, w
     newest, per_symbol = news_recency(warehouse.engine)
     hours = config.news.stale_after_hours
     alerts = stale_news_alert(newest, now, trading_day, hours)
-    alerts += news_inactivity_alert({s: per_symbol.get(s) for s in config.symbols}, now, trading_day, hours)
+    if not alerts:
+        # Symbols gone quiet while the feed runs; when the whole feed is silent every symbol is
+        # quiet by consequence, and that is the stale-feed incident, not a second alert.
+        alerts = news_inactivity_alert({s: per_symbol.get(s) for s in config.symbols}, now, trading_day, hours,
+                                       calendar=config.prices.calendar)
     return _record(context, warehouse, alerts, _state(context))
 
 
 def _explained(instance: dg.DagsterInstance, warehouse: WarehouseResource, run_id: str) -> str | None:
     """Why a failed run needs no alert of its own: its failed blocking checks (sent as their
     data incident) or its provider being down (sent as the provider's incident)."""
-    if any(f.pages for f in _failed_checks(instance, run_id)):
+    if any(f.stops for f in _failed_checks(instance, run_id)):
         return "its failed blocking checks are alerted as their data incident"
     for runs in recent_run_calls(warehouse.engine).values():
         if any(r.run_id == run_id and r.total_failure for r in runs):

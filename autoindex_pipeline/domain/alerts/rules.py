@@ -12,6 +12,7 @@ from autoindex_pipeline.domain.alerts.model import Alert, Severity, pct, utc
 from autoindex_pipeline.domain.calendar import (
     DEFAULT_CALENDAR,
     EXCHANGE_TIMEZONE,
+    is_session,
     last_closed_session,
     sessions_between,
 )
@@ -223,12 +224,28 @@ def stale_news_alert(
     ]
 
 
+def trading_hours_back(now: pd.Timestamp, hours: float, calendar: str = DEFAULT_CALENDAR) -> pd.Timestamp:
+    """``now`` minus ``hours``, not counting the New York days that are not sessions (a weekend,
+    a holiday): companies make little news then, so "no article for 24 h" on a Monday morning
+    means none since Friday morning, not since Sunday morning."""
+    horizon = now - pd.Timedelta(hours=hours)
+    skipped = 0
+    while True:
+        days = pd.date_range(horizon.tz_convert(EXCHANGE_TIMEZONE).date(), now.tz_convert(EXCHANGE_TIMEZONE).date())
+        closed = sum(1 for d in days if not is_session(d, calendar))
+        if closed == skipped:
+            return horizon
+        horizon -= pd.Timedelta(days=closed - skipped)
+        skipped = closed
+
+
 def news_inactivity_alert(
     last_article_by_symbol: Mapping[str, dt.datetime | pd.Timestamp | str | None],
     now: dt.datetime | pd.Timestamp | str,
     is_trading_day: bool,
     max_hours: float = 24,
     *,
+    calendar: str = DEFAULT_CALENDAR,
     warn_share: float = 0.5,
     asset: str = "news_sentiment",
     max_listed: int = 20,
@@ -238,14 +255,16 @@ def news_inactivity_alert(
     nothing to act on for them.
 
     Where :func:`stale_news_alert` says the *feed* stopped, this says which *symbols* went
-    quiet while the feed runs. Info while fewer than ``warn_share`` of the symbols are
+    quiet while the feed runs. The ``max_hours`` count trading days only
+    (:func:`trading_hours_back`: a quiet weekend is not a quiet symbol). Info while fewer than
+    ``warn_share`` of the symbols are
     inactive (small caps are often quiet), warning from there on. One alert per New York day
     (the ledger re-sends it if it escalates to a warning later that day).
     """
     if not is_trading_day or not last_article_by_symbol:
         return []
     now_utc = utc(now)
-    horizon = now_utc - pd.Timedelta(hours=max_hours)
+    horizon = trading_hours_back(now_utc, max_hours, calendar)
     quiet = sorted(
         symbol for symbol, last in last_article_by_symbol.items() if last is None or pd.isna(last) or utc(last) < horizon
     )

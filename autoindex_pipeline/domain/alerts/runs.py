@@ -68,18 +68,24 @@ class FailedCheck:
     first_session: str | None = None  # the earliest offending session, when the rows are dated
     symbols: tuple[str, ...] = ()  # the symbols offending on it
     sessions: tuple[str, str] | None = None  # what the run checked (its partition or range)
+    warning_pages: bool = False  # the registry's ``pages``: this WARN check is sent as a warning
+
+    @property
+    def stops(self) -> bool:
+        return self.blocking and self.severity.upper() == "ERROR"
 
     @property
     def pages(self) -> bool:
-        """Only a blocking check failing at ERROR stops anything, so only it needs a person.
-        A warning informs: it is in the check's result in the UI and in the quality report,
-        and the conditions that do need a person have a rule of their own (stale prices,
-        a held index, a daily drop, a quiet news feed)."""
-        return self.blocking and self.severity.upper() == "ERROR"
+        """A blocking check failing at ERROR stops the index: a person must act (critical). A
+        warning informs, in the check's result in the UI and in the quality report, unless the
+        registry says it pages (the validation rate under 95 %); the other conditions that need
+        a person have a rule of their own (stale prices, a held index, a daily drop, a quiet
+        news feed)."""
+        return self.stops or self.warning_pages
 
 
 def check_incident_alerts(failed: Iterable[FailedCheck], run_id: str) -> list[Alert]:
-    """Critical alerts for the failed blocking checks of one run: one per data incident
+    """Alerts for the failed checks of one run that page (:attr:`FailedCheck.pages`): one per data incident
     (asset, earliest offending session, symbols on it), naming every check that failed on it.
 
     Keyed by :func:`incident_key`, never by run: the catch-up re-fetches a refused row on every
@@ -94,6 +100,7 @@ def check_incident_alerts(failed: Iterable[FailedCheck], run_id: str) -> list[Al
     alerts = []
     for key, checks in groups.items():
         head = checks[0]
+        critical = any(c.stops for c in checks)
         session = head.first_session or (head.sessions[0] if head.sessions else None)
         names = ", ".join(dict.fromkeys(c.check for c in checks))
         who = f" {', '.join(head.symbols)}" if head.first_session and head.symbols else ""
@@ -102,12 +109,14 @@ def check_incident_alerts(failed: Iterable[FailedCheck], run_id: str) -> list[Al
         alerts.append(
             Alert(
                 kind="failed_check",
-                severity="critical",
+                severity="critical" if critical else "warning",
                 dedup_key=key,
                 title=f"'{head.asset}'{who}{where} failed {names}",
                 message=(
                     f"Blocking check(s) {names} on '{head.asset}' failed in run {run_id} for{who}{where or ' the run'}; "
                     f"the rows are refused or held until a re-fetch passes or an audited override: {details}"
+                    if critical else
+                    f"Check(s) {names} on '{head.asset}' warned in run {run_id} for{who}{where or ' the run'}: {details}"
                 ),
                 asset=head.asset,
                 partition=session,

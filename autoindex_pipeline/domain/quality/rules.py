@@ -34,6 +34,10 @@ class CheckRule:
     ``figure`` (a ratio or age the check computes). Overrides recompute the first two."""
     engine: str = "pandas"
     """``great_expectations`` for the row rules validated by GX."""
+    pages: bool = False
+    """A WARN check whose failure is sent as a warning alert (a blocking check's always is, as
+    critical). The other warnings inform in the UI and the quality report; what in them needs a
+    person has an alert rule of its own (stale prices, a held index, a daily drop)."""
 
     @property
     def blocking(self) -> bool:
@@ -64,7 +68,8 @@ RULES: tuple[CheckRule, ...] = (
               unit="portfolio", observed="figure"),
     CheckRule("validation_rate", "quality_report", WARN,
               "rows passing every blocking rule / rows checked >= quality.min_validation_rate (95%) on every session of the "
-              "report window (open refusals count as failing until settled)", unit="session", observed="figure"),
+              "report window (open refusals count as failing until settled)", unit="session", observed="figure",
+              pages=True),
     # allocations and index
     CheckRule("weights_sum", "allocations", ERROR, "weights of each date sum to 1 (1e-9)", unit="(strategy, date)", observed="figure"),
     CheckRule("no_negative_weights", "allocations", ERROR, "no weight below 0", unit="allocation row", observed="figure"),
