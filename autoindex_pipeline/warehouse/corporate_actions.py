@@ -96,6 +96,13 @@ def read_corporate_actions(
     return ca.known_as_of(ca.normalise_events(frame), as_of)
 
 
+def has_events_from(engine: sa.Engine, source: str) -> bool:
+    """Whether any event of ``source`` is stored (the first full fetch from it happened)."""
+    table = schema.corporate_actions
+    with engine.connect() as conn:
+        return conn.execute(sa.select(table.c.symbol).where(table.c.source == source).limit(1)).first() is not None
+
+
 def newest_first_seen(engine: sa.Engine) -> dt.datetime | None:
     """When the newest event observation was recorded (None: no event): an event recorded after
     an index computation changes that computation's inputs."""

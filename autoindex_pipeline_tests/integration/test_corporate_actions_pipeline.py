@@ -98,6 +98,22 @@ def test_nvda_splits_do_not_move_the_index_and_dividends_separate_the_two_levels
     assert np.isfinite(metrics["price_sharpe"].iloc[-1]) and metrics["price_total_return"].iloc[-1] < metrics["total_return"].iloc[-1]
     np.testing.assert_allclose(metrics["price_total_return"].iloc[-1], index["price_level"].iloc[-1] / 100 - 1, rtol=1e-12)
 
+    # The first fetch asked for everything since prices.start_date; the next run only for the
+    # last 31 days (TwelveData bills these calls per symbol), and changes nothing stored.
+    first = _corporate_actions_range(instance)
+    assert first.startswith(str(START.date()))
+    assert run_prices_job(config, path, END, END, instance=instance).success
+    later = _corporate_actions_range(instance)
+    assert pd.Timestamp(later.split("..")[1]) - pd.Timestamp(later.split("..")[0]) == pd.Timedelta(days=31)
+    pd.testing.assert_frame_equal(read_corporate_actions(engine), events)
+
+
+def _corporate_actions_range(instance) -> str:
+    import dagster as dg
+
+    event = instance.get_latest_materialization_event(dg.AssetKey("corporate_actions"))
+    return event.asset_materialization.metadata["range"].value
+
 
 def test_without_dividends_the_two_levels_are_equal_and_a_late_dividend_recomputes(stack, tmp_path):
     _, _, instance = stack

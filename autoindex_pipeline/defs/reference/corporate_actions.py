@@ -8,6 +8,7 @@ warehouse first saw it, so an index computation as of T uses only what was known
 
 import dagster as dg
 import pandas as pd
+from pydantic import Field
 
 from autoindex_pipeline.defs.progress import fetch_or_fail
 from autoindex_pipeline.defs.reference.assets import failure_summary, universe_assets
@@ -15,7 +16,17 @@ from autoindex_pipeline.defs.resources import ProvidersResource, SettingsResourc
 from autoindex_pipeline.defs.shared import CODE_VERSION, OWNERS, asset_tags, column_schema
 from autoindex_pipeline.domain.calendar import last_closed_session
 from autoindex_pipeline.providers.prices.twelvedata_shares import PlanLimitExceeded
-from autoindex_pipeline.warehouse.corporate_actions import upsert_corporate_actions
+from autoindex_pipeline.warehouse.corporate_actions import has_events_from, upsert_corporate_actions
+
+RECENT_DAYS = 31
+
+
+class CorporateActionsRunConfig(dg.Config):
+    full_history: bool = Field(
+        default=False,
+        description="Fetch every event since prices.start_date. By default only the first fetch from a provider does; "
+        f"later runs ask for the last {RECENT_DAYS} days (TwelveData bills these endpoints per symbol and call).",
+    )
 
 
 @dg.asset(
@@ -34,19 +45,23 @@ from autoindex_pipeline.warehouse.corporate_actions import upsert_corporate_acti
 )
 def corporate_actions(
     context: dg.AssetExecutionContext,
+    config: CorporateActionsRunConfig,
     settings: SettingsResource,
     warehouse: WarehouseResource,
     providers: ProvidersResource,
 ) -> dg.MaterializeResult:
     """Splits and cash dividends of the universe from the configured price provider, from the
-    configured start date to the last closed session. An event delivered again unchanged is left
-    as it is; a changed ratio or amount is a new observation. A provider call that cannot fit
-    the plan (TwelveData bills these endpoints per symbol) is skipped with a warning naming the
-    limit, so the run goes on without new events."""
+    configured start date to the last closed session on the first fetch from a provider (or with
+    ``full_history``), over the last 31 days afterwards. An event delivered again unchanged is
+    left as it is; a changed ratio or amount is a new observation. A provider call that cannot
+    fit the plan (TwelveData bills these endpoints per symbol) is skipped with a warning naming
+    the limit, so the run goes on without new events."""
     cfg = settings.config
     start = pd.Timestamp(cfg.prices.start_date).date()
     end = last_closed_session(calendar=cfg.prices.calendar).date()
     provider = providers.prices()
+    if not config.full_history and has_events_from(warehouse.engine, provider.name):
+        start = max(start, end - pd.Timedelta(days=RECENT_DAYS).to_pytimedelta())
     try:
         result = fetch_or_fail(lambda: provider.fetch_corporate_actions(cfg.symbols, start, end), provider.name)
     except PlanLimitExceeded as exc:
