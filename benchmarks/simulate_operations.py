@@ -494,6 +494,9 @@ def simulate(config_dir: Path, instance: dg.DagsterInstance, n_sessions: int, la
         bars = served_bars(config.universe_frame, config.providers.sample.seed, history[0], sessions[-1], sessions[plan.drop])
         fake = FakeTwelveData(bars, sessions, plan, clock)
         td.expect_request("/time_series").respond_with_handler(fake.handle)
+        # corporate_actions runs before prices in prices_job: the plan has no split or dividend.
+        td.expect_request("/splits").respond_with_json({"meta": {}, "splits": []})
+        td.expect_request("/dividends").respond_with_json({"meta": {}, "dividends": []})
         sim = Simulation(path, instance, clock, webhook, news, skip)
         with sim_clock(clock):
             before = sim.warm_up(history[0], history[-1])
