@@ -32,10 +32,9 @@ class UpsertResult:
 
 
 def _same(a: object, b: object) -> bool:
+    """Stored and delivered figure are the same (NULL and NaN both mean none)."""
     if a is None or (isinstance(a, float) and np.isnan(a)):
         return b is None or (isinstance(b, float) and np.isnan(b))
-    if isinstance(a, float) and isinstance(b, float):
-        return a == b
     return a == b
 
 
