@@ -24,7 +24,7 @@ import pandas as pd
 
 from autoindex_pipeline.domain import corporate_actions as ca
 from autoindex_pipeline.warehouse.corporate_actions import read_corporate_actions
-from autoindex_pipeline.warehouse.read import read_prices
+from autoindex_pipeline.warehouse.read import read_closes
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -68,5 +68,6 @@ def prepare_delivery(
     events = read_corporate_actions(engine, symbols=symbols)
     raw = ca.to_raw_scale(frame, events, fetched_on) if split_adjusted else frame
     dates = pd.to_datetime(frame["date"])
-    stored = read_prices(engine, symbols=symbols, start=dates.min().date(), end=dates.max().date())
+    # The closes only (the fast read): the comparison needs nothing else.
+    stored = read_closes(engine, symbols=symbols, start=dates.min().date(), end=dates.max().date())
     return PreparedDelivery(raw, raw is not frame, ca.detect_restatements(frame, stored), ca.detect_restatements(raw, stored))

@@ -66,14 +66,19 @@ def read_closes(
                 for chunk in copy:
                     buffer.write(chunk)
         buffer.seek(0)
-        table_ = pa_csv.read_csv(
-            buffer,
-            read_options=pa_csv.ReadOptions(column_names=["symbol", "date", "close"]),
-            convert_options=pa_csv.ConvertOptions(
-                column_types={"symbol": pa.string(), "date": pa.date32(), "close": pa.float64()}
-            ),
-        )
-        frame = table_.to_pandas()
+        if buffer.getbuffer().nbytes == 0:
+            # No row: pyarrow refuses an empty CSV ("Empty CSV file").
+            frame = pd.DataFrame({"symbol": pd.Series(dtype=object), "date": pd.Series(dtype="datetime64[ns]"),
+                                  "close": pd.Series(dtype=float)})
+        else:
+            table_ = pa_csv.read_csv(
+                buffer,
+                read_options=pa_csv.ReadOptions(column_names=["symbol", "date", "close"]),
+                convert_options=pa_csv.ConvertOptions(
+                    column_types={"symbol": pa.string(), "date": pa.date32(), "close": pa.float64()}
+                ),
+            )
+            frame = table_.to_pandas()
     else:
         with engine.connect() as conn:
             frame = pd.read_sql(stmt, conn)

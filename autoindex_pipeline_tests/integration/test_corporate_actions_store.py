@@ -59,3 +59,13 @@ def test_a_bad_event_is_refused_naming_row_and_column(engine):
     with pytest.raises(CorporateActionError, match="row 0, column ratio"):
         upsert_corporate_actions(engine, _events().assign(ratio=[-2.0, np.nan]))
     assert read_corporate_actions(engine).empty
+
+
+def test_the_closes_of_a_range_without_rows_are_an_empty_frame(engine):
+    # PostgreSQL's COPY path gave pyarrow an empty CSV and raised ("Empty CSV file"): the
+    # restatement check and read_clean_returns read ranges that may hold no row yet.
+    from autoindex_pipeline.warehouse.read import read_closes
+
+    frame = read_closes(engine, symbols=["NVDA"], start="2024-01-01", end="2024-01-31")
+    assert frame.empty and list(frame.columns) == ["symbol", "date", "close"]
+    assert str(frame["date"].dtype) == "datetime64[ns]" and str(frame["close"].dtype) == "float64"
