@@ -209,3 +209,14 @@ def test_a_quiet_weekend_is_not_a_quiet_symbol():
     assert "KO" in a.message and "AAPL" not in a.message
     # A weekday is 24 hours back as before.
     assert news_inactivity_alert({"AAPL": _ny("2025-06-10", 8)}, _ny("2025-06-11", 9), True)
+
+
+def test_symbols_quiet_after_a_silent_feed_are_the_silence_not_a_second_alert():
+    # Measured (the simulated quarter): the session after a 30 h silence warned that most symbols
+    # had no news for 24 h, the aftermath of the silence already sent as a stale feed.
+    now = _ny("2025-06-11", 0)
+    quiet = {"AAPL": _ny("2025-06-09", 12), "KO": _ny("2025-06-09", 12)}
+    assert news_inactivity_alert(quiet, now, True)
+    assert news_inactivity_alert(quiet, now, True, feed_silent_at=_ny("2025-06-10", 21)) == []
+    # A silence older than the window no longer explains anything.
+    assert news_inactivity_alert(quiet, now, True, feed_silent_at=_ny("2025-06-09", 21))

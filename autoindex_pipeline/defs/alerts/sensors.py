@@ -226,13 +226,16 @@ def news_feed(context: dg.SensorEvaluationContext, settings: SettingsResource, w
     trading_day = is_session(now.tz_convert("America/New_York").date(), config.prices.calendar)
     newest, per_symbol = news_recency(warehouse.engine)
     hours = config.news.stale_after_hours
+    state = _state(context)
     alerts = stale_news_alert(newest, now, trading_day, hours)
-    if not alerts:
-        # Symbols gone quiet while the feed runs; when the whole feed is silent every symbol is
-        # quiet by consequence, and that is the stale-feed incident, not a second alert.
+    if alerts:
+        state["feed_silent_at"] = now.isoformat()
+    else:
+        # Symbols gone quiet while the feed runs. While, and for a window after, the whole feed
+        # is silent every symbol is quiet by consequence: that is the stale-feed incident.
         alerts = news_inactivity_alert({s: per_symbol.get(s) for s in config.symbols}, now, trading_day, hours,
-                                       calendar=config.prices.calendar)
-    return _record(context, warehouse, alerts, _state(context))
+                                       calendar=config.prices.calendar, feed_silent_at=state.get("feed_silent_at"))
+    return _record(context, warehouse, alerts, state)
 
 
 def _explained(instance: dg.DagsterInstance, warehouse: WarehouseResource, run_id: str) -> str | None:

@@ -246,6 +246,7 @@ def news_inactivity_alert(
     max_hours: float = 24,
     *,
     calendar: str = DEFAULT_CALENDAR,
+    feed_silent_at: dt.datetime | pd.Timestamp | str | None = None,
     warn_share: float = 0.5,
     asset: str = "news_sentiment",
     max_listed: int = 20,
@@ -259,12 +260,17 @@ def news_inactivity_alert(
     (:func:`trading_hours_back`: a quiet weekend is not a quiet symbol). Info while fewer than
     ``warn_share`` of the symbols are
     inactive (small caps are often quiet), warning from there on. One alert per New York day
-    (the ledger re-sends it if it escalates to a warning later that day).
+    (the ledger re-sends it if it escalates to a warning later that day). ``feed_silent_at``: the
+    last time the feed as a whole was stale; within the window, nothing is reported.
     """
     if not is_trading_day or not last_article_by_symbol:
         return []
     now_utc = utc(now)
     horizon = trading_hours_back(now_utc, max_hours, calendar)
+    if feed_silent_at is not None and utc(feed_silent_at) >= horizon:
+        # The whole feed was silent inside the window (a stale-feed alert): symbols without an
+        # article since are its aftermath, the same incident, not a second one.
+        return []
     quiet = sorted(
         symbol for symbol, last in last_article_by_symbol.items() if last is None or pd.isna(last) or utc(last) < horizon
     )
