@@ -59,3 +59,7 @@ def test_a_retried_call_is_in_the_runs_event_log(tmp_path, monkeypatch, httpserv
         assert "HTTP 500" in retries[0] and "td-key-for-the-log-test" not in "\n".join(messages)
         meta = result.asset_materializations_for_node("prices")[0].metadata
         assert meta["provider_calls_retried"].value == 1
+        # The run's totals, credits spent included, are one line of its event log too.
+        [totals] = [m for m in messages if m.startswith("twelvedata: ") and "credit(s) spent" in m]
+        assert f"{meta['provider_calls'].value} call(s)" in totals and "1 retried" in totals
+        assert f"{meta['provider_credits_used'].value} credit(s) spent" in totals

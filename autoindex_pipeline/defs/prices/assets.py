@@ -107,6 +107,13 @@ def build_prices_asset(partitions_def: dg.PartitionsDefinition, reconciliation: 
             record_run_calls(warehouse.engine, context.run.run_id, "prices", provider.name,
                              calls.calls, calls.succeeded, calls.failed)
         provider_name = provider.name
+        # One line in the run's event log (and the JSON logs) that explains a slow or costly run:
+        # the calls, their retries and backoff, the client-side rate-limit waits, the credits.
+        context.log.info(
+            f"{provider_name}: {calls.calls} call(s), {calls.succeeded} ok, {calls.failed} failed, {calls.retried} retried "
+            f"({calls.retry_wait_seconds:.1f} s backoff), {calls.rate_limit_waits} rate-limit wait(s) "
+            f"({calls.rate_limit_wait_seconds:.1f} s), {calls.credits_used} credit(s) spent"
+        )
         split_adjusted = bool(getattr(provider, "split_adjusted", False))
         # The sample provider caches whole generated histories (~150 MB for the universe): let
         # them go before the write and the checks, which need memory of their own.
