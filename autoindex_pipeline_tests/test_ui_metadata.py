@@ -14,6 +14,7 @@ from autoindex_pipeline.definitions import build_definitions
 from autoindex_pipeline.defs.shared import AUTOMATION_SENSOR, START_AUTOMATION_ENV_VAR
 from autoindex_pipeline.domain import quality
 from autoindex_pipeline.warehouse.schema import RISK_METRIC_COLUMNS
+from autoindex_pipeline_tests.test_defs import ALERT_SENSORS as ALERT_SENSOR_NAMES
 
 TABLE_ASSETS = {"assets", "market_cap_data", "prices", "news_articles", "news_sentiment", "sentiment_daily", "news_archive",
                 "quality_report", "strategy_configs", "allocations", "index_values", "risk_metrics", "performance_reports",
@@ -72,6 +73,9 @@ def test_the_switch_starts_the_deployment_schedules_and_the_automation_sensor(mo
     expected = dg.DefaultScheduleStatus.RUNNING if value == "1" else dg.DefaultScheduleStatus.STOPPED
     assert {schedules[name] for name in DEPLOYMENT_SCHEDULES} == {expected}
     assert sensors[AUTOMATION_SENSOR] == (dg.DefaultSensorStatus.RUNNING if value == "1" else dg.DefaultSensorStatus.STOPPED)
+    # The alert sensors too: a deployment started by the switch and left alone must page.
+    alerting = {sensors[name] for name in ALERT_SENSOR_NAMES}
+    assert alerting == {dg.DefaultSensorStatus.RUNNING if value == "1" else dg.DefaultSensorStatus.STOPPED}
     # The automation sensor covers the automated assets (the index, quality and reports).
     sensor = next(s for s in repo.sensor_defs if s.name == AUTOMATION_SENSOR)
     assert isinstance(sensor, dg.AutomationConditionSensorDefinition)

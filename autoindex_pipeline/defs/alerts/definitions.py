@@ -2,8 +2,10 @@
 
 import dagster as dg
 
-from autoindex_pipeline.defs.alerts.sensors import ALERT_SENSORS
+from autoindex_pipeline.defs.alerts.sensors import build_alert_sensors
+from autoindex_pipeline.defs.shared import sensor_status
 
 
 def build() -> dg.Definitions:
-    return dg.Definitions(sensors=ALERT_SENSORS)
+    # Declared when the definitions are built, so the switch read at that moment decides.
+    return dg.Definitions(sensors=build_alert_sensors(sensor_status()))

@@ -52,6 +52,33 @@ at runs that ended this recently, not at the whole history: old failures were ha
 RUN_END_EVENTS = (dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.RUN_FAILURE)
 
 
+_DECLARED: list[tuple[object, dict]] = []
+
+
+def _alert_sensor(*, run_failure: bool = False, **kwargs):
+    """``dg.sensor`` (or ``dg.run_failure_sensor``) that also keeps the function and its arguments,
+    so :func:`build_alert_sensors` can declare the same sensors with another default status (the
+    module's own objects, used by tests and the simulation, ship stopped)."""
+
+    def decorate(fn):
+        _DECLARED.append((fn, {**kwargs, "run_failure": run_failure}))
+        return _declare(fn, kwargs, run_failure, dg.DefaultSensorStatus.STOPPED)
+
+    return decorate
+
+
+def _declare(fn, kwargs: dict, run_failure: bool, status: dg.DefaultSensorStatus):
+    decorator = dg.run_failure_sensor if run_failure else dg.sensor
+    return decorator(default_status=status, **kwargs)(fn)
+
+
+def build_alert_sensors(status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.STOPPED) -> list:
+    """Every alert sensor, declared with ``status`` (AUTOINDEX_START_AUTOMATION=1 starts them with
+    the schedules: a deployment left alone must page)."""
+    return [_declare(fn, {k: v for k, v in kw.items() if k != "run_failure"}, kw["run_failure"], status)
+            for fn, kw in _DECLARED]
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -75,8 +102,7 @@ def _state(context) -> dict:
         return {}
 
 
-@dg.sensor(name="index_daily_drop", minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
-           default_status=dg.DefaultSensorStatus.STOPPED,
+@_alert_sensor(name="index_daily_drop", minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
            description="Warning when a strategy's daily return <= its daily_drop_threshold, critical at 2x.")
 def index_daily_drop(context: dg.SensorEvaluationContext, settings: SettingsResource,
                      warehouse: WarehouseResource):
@@ -88,8 +114,7 @@ def index_daily_drop(context: dg.SensorEvaluationContext, settings: SettingsReso
     return _record(context, warehouse, alerts, _state(context))
 
 
-@dg.sensor(name="index_held", minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
-           default_status=dg.DefaultSensorStatus.STOPPED,
+@_alert_sensor(name="index_held", minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
            description="A strategy's index held before an incomplete session, once per (strategy, first held session).")
 def index_held(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
     """Reads the ``held_from`` metadata of the newest index materializations (a few, so a hold
@@ -113,8 +138,7 @@ def _prices_outage(warehouse: WarehouseResource) -> str | None:
     return None
 
 
-@dg.sensor(name="stale_prices", minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
-           default_status=dg.DefaultSensorStatus.STOPPED,
+@_alert_sensor(name="stale_prices", minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
            description="Newest stored close older than prices.stale_after_sessions sessions.")
 def stale_prices(context: dg.SensorEvaluationContext, settings: SettingsResource, warehouse: WarehouseResource):
     """While the prices provider is down, the staleness is the outage's incident (its key), not
@@ -168,8 +192,7 @@ def _ended_runs(instance: dg.DagsterInstance, event_type: dg.DagsterEventType, c
     return run_ids, newest.cursor if newest.records else None
 
 
-@dg.sensor(name="failed_blocking_checks", minimum_interval_seconds=60,
-           default_status=dg.DefaultSensorStatus.STOPPED,
+@_alert_sensor(name="failed_blocking_checks", minimum_interval_seconds=60,
            description="A failed blocking check (ERROR), critical, once per data incident (asset, first "
                        "offending session, symbols) however many runs re-fetch the same rows. WARN results "
                        "inform in the UI and the quality report; only those the registry marks as paging "
@@ -203,8 +226,7 @@ def _news_runs(instance: dg.DagsterInstance) -> dict[str, list[RunCalls]]:
     return out
 
 
-@dg.sensor(name="provider_health", minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
-           default_status=dg.DefaultSensorStatus.STOPPED,
+@_alert_sensor(name="provider_health", minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
            description="Provider success rate below 95% over the last 100 calls, or a total outage.")
 def provider_health(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
     """Prices: the `provider_calls` rows the prices asset writes per run, failed runs included.
@@ -217,8 +239,7 @@ def provider_health(context: dg.SensorEvaluationContext, warehouse: WarehouseRes
     return _record(context, warehouse, alerts, _state(context))
 
 
-@dg.sensor(name="news_feed", minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
-           default_status=dg.DefaultSensorStatus.STOPPED,
+@_alert_sensor(name="news_feed", minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
            description="The news feed stale (> news.stale_after_hours on a trading day) or symbols gone quiet.")
 def news_feed(context: dg.SensorEvaluationContext, settings: SettingsResource, warehouse: WarehouseResource):
     config = settings.config
@@ -249,7 +270,7 @@ def _explained(instance: dg.DagsterInstance, warehouse: WarehouseResource, run_i
     return None
 
 
-@dg.run_failure_sensor(name="run_failures", default_status=dg.DefaultSensorStatus.STOPPED,
+@_alert_sensor(name="run_failures", run_failure=True,
                        description="A failed run, once per run, unless a failed blocking check or a provider "
                                    "outage (each alerted as its incident) explains it.")
 def run_failures(context: dg.RunFailureSensorContext, warehouse: WarehouseResource):
@@ -263,8 +284,7 @@ def run_failures(context: dg.RunFailureSensorContext, warehouse: WarehouseResour
     outbox.record(warehouse.engine, alerts, _now())
 
 
-@dg.sensor(name="deliver_alerts", minimum_interval_seconds=60,
-           default_status=dg.DefaultSensorStatus.STOPPED,
+@_alert_sensor(name="deliver_alerts", minimum_interval_seconds=60,
            description="Sends the alerts the other sensors recorded: bounded time per tick, retries with backoff, "
                        "dead letters after repeated failures. Turn it on with them.")
 def deliver_alerts(context: dg.SensorEvaluationContext, warehouse: WarehouseResource, notifier: NotifierResource):
@@ -276,7 +296,3 @@ def deliver_alerts(context: dg.SensorEvaluationContext, warehouse: WarehouseReso
     for key, error in report.dead.items():
         context.log.error(f"alert {key} dead-lettered: {error}")
     return dg.SkipReason(report.summary())
-
-
-ALERT_SENSORS = [index_daily_drop, index_held, stale_prices, failed_blocking_checks, provider_health, news_feed, run_failures,
-                 deliver_alerts]
