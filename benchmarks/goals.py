@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -124,6 +125,7 @@ class Deployment:
 
     def drop(self) -> None:
         _pg_admin([f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)' for db in self.databases])
+        shutil.rmtree(self.work, ignore_errors=True)
 
 
 def _history(years: float) -> pd.DatetimeIndex:
