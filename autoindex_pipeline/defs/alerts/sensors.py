@@ -52,7 +52,7 @@ at runs that ended this recently, not at the whole history: old failures were ha
 RUN_END_EVENTS = (dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.RUN_FAILURE)
 
 
-_DECLARED: list[tuple[object, dict]] = []
+_DECLARED: list[tuple[object, dict, bool]] = []  # (function, decorator arguments, is a run-failure sensor)
 
 
 def _alert_sensor(*, run_failure: bool = False, **kwargs):
@@ -61,7 +61,7 @@ def _alert_sensor(*, run_failure: bool = False, **kwargs):
     module's own objects, used by tests and the simulation, ship stopped)."""
 
     def decorate(fn):
-        _DECLARED.append((fn, {**kwargs, "run_failure": run_failure}))
+        _DECLARED.append((fn, kwargs, run_failure))
         return _declare(fn, kwargs, run_failure, dg.DefaultSensorStatus.STOPPED)
 
     return decorate
@@ -75,8 +75,7 @@ def _declare(fn, kwargs: dict, run_failure: bool, status: dg.DefaultSensorStatus
 def build_alert_sensors(status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.STOPPED) -> list:
     """Every alert sensor, declared with ``status`` (AUTOINDEX_START_AUTOMATION=1 starts them with
     the schedules: a deployment left alone must page)."""
-    return [_declare(fn, {k: v for k, v in kw.items() if k != "run_failure"}, kw["run_failure"], status)
-            for fn, kw in _DECLARED]
+    return [_declare(fn, kwargs, run_failure, status) for fn, kwargs, run_failure in _DECLARED]
 
 
 def _now() -> dt.datetime:
