@@ -62,6 +62,9 @@ def test_the_sessions_are_the_data_s_not_the_sensor_s_day():
     # Undated offending rows (a table-level check): the first session the run checked.
     [a] = check_incident_alerts([_failed(first=None, symbols=(), sessions=check_sessions(None, RANGE))], "run-1")
     assert a.partition == "2025-06-02" and a.dedup_key == "data:prices:2025-06-02:all"
+    # Nothing dated at all (an unpartitioned asset): the run is all that names it.
+    [u] = check_incident_alerts([_failed(first=None, symbols=(), sessions=None)], "run-7")
+    assert u.dedup_key == "data:prices:undated:run-7" and u.partition is None
 
 
 def test_one_alert_per_data_incident_however_many_runs_and_checks_see_it():

@@ -19,6 +19,7 @@ it is not sent.
 rule                   key                                                     one incident is
 =====================  ======================================================  ===========================
 failed blocking check  ``data:{asset}:{first offending session}:{symbols}``    the same bad rows, all runs
+                                                                               (nothing dated: one run)
 index held             ``data:prices:{first held session}:{symbols}``          the same missing/refused rows
 provider outage        ``provider:{provider}:{first run of the outage}``       one spell of a down provider
 provider success       ``provider:{provider}:{oldest failing run in window}``  the low rate it leaves behind

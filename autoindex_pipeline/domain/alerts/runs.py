@@ -91,12 +91,15 @@ def check_incident_alerts(failed: Iterable[FailedCheck], run_id: str) -> list[Al
     Keyed by :func:`incident_key`, never by run: the catch-up re-fetches a refused row on every
     tick (that is how a provider's correction heals the index), and each of those runs fails
     the same checks on the same rows; that is one incident, sent once. Rows with no date
-    (a table-level check) fall back to the sessions the run checked."""
+    (a table-level check) fall back to the sessions the run checked; with neither (an
+    unpartitioned asset), nothing names the incident but the run, so each run is its own."""
     groups: dict[str, list[FailedCheck]] = {}
     for f in failed:
         if f.pages:
             session = f.first_session or (f.sessions[0] if f.sessions else None)
-            groups.setdefault(incident_key(f.asset, session, f.symbols if f.first_session else ()), []).append(f)
+            key = (incident_key(f.asset, session, f.symbols if f.first_session else ()) if session
+                   else f"data:{f.asset}:undated:{run_id}")
+            groups.setdefault(key, []).append(f)
     alerts = []
     for key, checks in groups.items():
         head = checks[0]
