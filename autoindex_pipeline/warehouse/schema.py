@@ -70,6 +70,30 @@ corporate_actions = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# Bitemporal prices (migration 0014): every value a (symbol, date) ever had, with when the
+# warehouse recorded it. `prices` is the current view; `load.replace_prices` adds a revision in
+# the same transaction only when a key's value is new or changed, and a `withdrawn` one (values
+# NULL) when a write removes a stored row. An as-of read takes each key's newest revision recorded
+# on or before the moment.
+price_revisions = sa.Table(
+    "price_revisions",
+    metadata,
+    sa.Column("symbol", sa.String(16), primary_key=True),
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("recorded_at", sa.DateTime(timezone=True), primary_key=True),
+    sa.Column("open", sa.Float),
+    sa.Column("high", sa.Float),
+    sa.Column("low", sa.Float),
+    sa.Column("close", sa.Float),
+    sa.Column("volume", sa.Float),
+    sa.Column("adj_close", sa.Float),
+    sa.Column("source", sa.String(32)),
+    sa.Column("withdrawn", sa.Boolean, nullable=False),
+    sa.Index("ix_price_revisions_recorded_at", "recorded_at"),
+)
+
+PRICE_REVISION_VALUES = ("open", "high", "low", "close", "volume", "adj_close", "source")
+
 PRICE_WRITE_COLUMNS = ("symbol", "date", "open", "high", "low", "close", "volume", "adj_close", "source", "ingested_at")
 SHARES_WRITE_COLUMNS = ("symbol", "date", "shares_outstanding", "source", "ingested_at")
 
@@ -140,6 +164,29 @@ index_values = sa.Table(
     sa.Column("price_cost", sa.Float),
     sa.Column("price_benchmark_level", sa.Float),
     sa.Column("price_benchmark_return", sa.Float),
+    # The data version the row was computed from (migration 0014): the `--as-of` moment of an
+    # as-of run, else the newest price ingestion / event observation the computation saw.
+    sa.Column("data_as_of", sa.DateTime(timezone=True)),
+)
+
+INDEX_SERIES_COLUMNS = ("level", "daily_return", "turnover", "cost", "benchmark_level", "benchmark_return")
+
+# Every index_values row a later write replaced (migration 0014): `published_at` is the replaced
+# row's computed_at, `superseded_at` when the replacing write committed. The values as published
+# at T are the current rows computed on or before T plus the archived ones published on or before
+# T and superseded after it.
+index_value_revisions = sa.Table(
+    "index_value_revisions",
+    metadata,
+    sa.Column("strategy", sa.String(64), primary_key=True),
+    sa.Column("version", sa.String(16), primary_key=True),
+    sa.Column("date", sa.Date, primary_key=True),
+    sa.Column("published_at", sa.DateTime(timezone=True), primary_key=True),
+    sa.Column("superseded_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("data_as_of", sa.DateTime(timezone=True)),
+    sa.Column("is_rebalance", sa.Boolean, nullable=False),
+    *(sa.Column(name, sa.Float) for name in INDEX_SERIES_COLUMNS),
+    *(sa.Column(f"price_{name}", sa.Float) for name in INDEX_SERIES_COLUMNS),
 )
 
 index_state = sa.Table(
