@@ -414,6 +414,19 @@ def _report_table(name: str, key: str, *values: str) -> sa.Table:
 performance_reports = _report_table("performance_reports", "metric", "index_value", "benchmark_value", "active_value")
 performance_contributors = _report_table("performance_contributors", "symbol", "contribution", "avg_weight", "symbol_return")
 performance_allocation_changes = _report_table("performance_allocation_changes", "symbol", "weight_start", "weight_end", "change")
+# The fingerprint each stored report was rendered from (services/reports.py): a report whose
+# figures and chart series hash alike is not drawn again.
+performance_report_renders = sa.Table(
+    "performance_report_renders",
+    metadata,
+    sa.Column("strategy", sa.String(64), primary_key=True),
+    sa.Column("version", sa.String(16), primary_key=True),
+    sa.Column("period", sa.String(8), primary_key=True),
+    sa.Column("label", sa.String(16), primary_key=True),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("as_of", sa.Date, nullable=False),
+    sa.Column("rendered_at", sa.DateTime(timezone=True), nullable=False),
+)
 
 # --- the quality gate on the data (what blocks the index, as rows) ----------------------------
 # A price row that failed a blocking check is never written to `prices`: its value is kept here,
