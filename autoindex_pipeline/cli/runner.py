@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -35,6 +36,9 @@ from autoindex_pipeline.domain.calendar import EXCHANGE_TIMEZONE, last_closed_se
 PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
 PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 EMBEDDED_INSTANCE_YAML = Path(__file__).parent.parent / "data" / "dagster_embedded.yaml"
+# The code location as workspace.yaml and deploy/workspace.grpc.yaml name it (a test holds them equal).
+CODE_LOCATION_NAME = "autoindex_pipeline"
+CODE_LOCATION_MODULE = "autoindex_pipeline.definitions"
 INFO_LOGS = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
@@ -147,6 +151,50 @@ def pooled_postgres_storage(instance):
             pooled.dispose()
 
 
+def code_location_origins(job_name: str):
+    """(remote job origin, job code origin) of ``job_name`` as the workspace's code location
+    serves it: the module workspace.yaml loads, under its location name, in the one repository a
+    ``Definitions`` object makes."""
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+    from dagster._core.definitions.repository_definition import SINGLETON_REPOSITORY_NAME
+    from dagster._core.remote_origin import (
+        ManagedGrpcPythonEnvCodeLocationOrigin,
+        RemoteJobOrigin,
+        RemoteRepositoryOrigin,
+    )
+    from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+
+    target = LoadableTargetOrigin(executable_path=sys.executable, module_name=CODE_LOCATION_MODULE)
+    location = ManagedGrpcPythonEnvCodeLocationOrigin(target, location_name=CODE_LOCATION_NAME)
+    remote = RemoteJobOrigin(RemoteRepositoryOrigin(location, SINGLETON_REPOSITORY_NAME), job_name)
+    code = ReconstructableRepository.for_module(CODE_LOCATION_MODULE, "defs").get_reconstructable_job(job_name)
+    return remote, code.get_python_origin()
+
+
+@contextlib.contextmanager
+def runs_from_code_location(instance, run_id: str):
+    """The run ``run_id`` that ``execute_in_process`` creates carries the code location's origins.
+
+    The UI's Overview timeline draws a run only under the location and repository of its remote
+    job origin (``repositoryOrigin`` in its GraphQL query; a run without one is skipped), and the
+    Runs page filters a job's runs by the same origin's label. ``execute_in_process`` creates its
+    run without origins, so the CLI's runs were in the Runs list only. Execution stays in process
+    (``execute_run`` would hand the steps to the deployment's executor and return no
+    ``ExecuteInProcessResult``); only the creation of this one run gets the two origins."""
+    create_run_for_job = instance.create_run_for_job
+
+    def with_origins(job_def, **kwargs):
+        if kwargs.get("run_id") == run_id and kwargs.get("remote_job_origin") is None:
+            kwargs["remote_job_origin"], kwargs["job_code_origin"] = code_location_origins(job_def.name)
+        return create_run_for_job(job_def, **kwargs)
+
+    instance.create_run_for_job = with_origins
+    try:
+        yield
+    finally:
+        del instance.create_run_for_job
+
+
 def run_job(
     config: AutoIndexConfig,
     config_path: str | None,
@@ -181,7 +229,7 @@ def run_job(
     run_id = make_new_run_id()
     try:
         with sigterm_raises(), run_console(job_name, notify), pooled_postgres_storage(instance), \
-                PoolWatch(instance, run_id, notify):
+                runs_from_code_location(instance, run_id), PoolWatch(instance, run_id, notify):
             result = job.execute_in_process(
                 run_config={**INFO_LOGS, **(run_config or {})},
                 instance=instance,
