@@ -75,7 +75,7 @@ def build_definitions(config_path: str | None = None) -> dg.Definitions:
         strategy_defs.build(),
         reports_defs.build(),
         pipeline_defs.build(config),
-        maintenance_defs.build(),
+        maintenance_defs.build(config),
         ownership_defs.build(),
         alerts_defs.build(),
         # Declared (not Dagster's implicit one) so AUTOINDEX_START_AUTOMATION=1 can start it.

@@ -19,7 +19,12 @@ from autoindex_pipeline_tests.test_defs import ALERT_SENSORS as ALERT_SENSOR_NAM
 TABLE_ASSETS = {"assets", "market_cap_data", "prices", "news_articles", "news_sentiment", "sentiment_daily", "news_archive",
                 "quality_report", "strategy_configs", "allocations", "index_values", "risk_metrics", "performance_reports",
                 "capacity"}
-DEPLOYMENT_SCHEDULES = {"prices_after_close", "catch_up", "news_every_15_minutes"}
+# The maintenance calendar's unattended tasks run on both storages; a deployment left alone needs
+# them (the reconciliation too, once a second source is configured).
+MAINTENANCE_SCHEDULES = {"warehouse_backup_schedule", "news_retention_schedule", "analyze_warehouse_schedule",
+                         "vacuum_analyze_warehouse_schedule", "backup_restore_test_schedule", "capacity_schedule",
+                         "prune_run_history_schedule", "operations_checklist_schedule"}
+DEPLOYMENT_SCHEDULES = {"prices_after_close", "catch_up", "news_every_15_minutes", *MAINTENANCE_SCHEDULES}
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +84,22 @@ def test_the_switch_starts_the_deployment_schedules_and_the_automation_sensor(mo
     # The automation sensor covers the automated assets (the index, quality and reports).
     sensor = next(s for s in repo.sensor_defs if s.name == AUTOMATION_SENSOR)
     assert isinstance(sensor, dg.AutomationConditionSensorDefinition)
+    # Without a second source the reconciliation can only fail: it stays stopped whatever the switch.
+    assert schedules["reconciliation_schedule"] == dg.DefaultScheduleStatus.STOPPED
+
+
+@pytest.mark.parametrize("value", [None, "1"])
+def test_the_switch_starts_the_reconciliation_once_a_second_source_is_configured(monkeypatch, tmp_path, value):
+    from autoindex_pipeline_tests.conftest import write_config
+
+    if value is None:
+        monkeypatch.delenv(START_AUTOMATION_ENV_VAR, raising=False)
+    else:
+        monkeypatch.setenv(START_AUTOMATION_ENV_VAR, value)
+    path = write_config(tmp_path, quality={"reconciliation_provider": "sample"})
+    schedules = {s.name: s.default_status for s in build_definitions(str(path)).get_repository_def().schedule_defs}
+    expected = dg.DefaultScheduleStatus.RUNNING if value == "1" else dg.DefaultScheduleStatus.STOPPED
+    assert schedules["reconciliation_schedule"] == expected
 
 
 def test_the_readme_lists_the_switch():
