@@ -4,8 +4,9 @@ Every write runs in ONE transaction: a re-run of a partition replaces exactly th
 and a run killed mid-write (process gone, connection dropped) leaves the previous rows as they
 were, because the database rolls the unfinished transaction back.
 
-PostgreSQL: the frame is streamed with COPY into a temporary staging table, then swapped in with
-DELETE + INSERT ... SELECT. SQLite: DELETE + the DBAPI's executemany. No row-by-row ORM work.
+Prices: the frame is staged in a temporary table (COPY on PostgreSQL, the DBAPI's executemany on
+SQLite), compared with the stored rows for the price revisions, then swapped in with DELETE +
+INSERT ... SELECT. No row-by-row ORM work.
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ import sqlalchemy as sa
 from autoindex_pipeline.warehouse import schema
 from autoindex_pipeline.warehouse.engine import is_postgres
 from autoindex_pipeline.warehouse.locks import serialize_writers
+from autoindex_pipeline.warehouse.revisions import record_price_revisions
 
 
 @dataclass(frozen=True)
 class WriteResult:
     rows_deleted: int
     rows_written: int
+    revisions: int = 0
+    """Price revisions the write added (``replace_prices``: new or changed keys, withdrawals)."""
 
 
 def _utc_now() -> dt.datetime:
@@ -148,18 +152,32 @@ def _delete_scope(
     return conn.execute(stmt).rowcount or 0
 
 
-def _insert_rows(conn: sa.Connection, rows: pd.DataFrame) -> None:
+def _stage_rows(conn: sa.Connection, rows: pd.DataFrame) -> str:
+    """The delivery in a temporary table of the transaction (COPY on PostgreSQL, executemany on
+    SQLite): the revisions are found by comparing it with the stored rows in SQL before the
+    swap. Returns its name."""
     columns = list(schema.PRICE_WRITE_COLUMNS)
     if is_postgres(conn.engine):
-        staging = _copy_into_staging(conn, "prices", columns, rows)
-        conn.exec_driver_sql(f"INSERT INTO prices ({', '.join(columns)}) SELECT {', '.join(columns)} FROM {staging}")
-    else:
-        placeholders = ", ".join("?" for _ in columns)
-        # sqlite3 binds a float NaN as NULL, so the frame goes in without per-cell conversion.
-        conn.connection.driver_connection.executemany(
-            f"INSERT INTO prices ({', '.join(columns)}) VALUES ({placeholders})",
-            rows.itertuples(index=False, name=None),
-        )
+        return _copy_into_staging(conn, "prices", columns, rows)
+    staging = "prices_staging"
+    driver = conn.connection.driver_connection
+    # A write that raised leaves the table on its pooled connection (sqlite3 runs the CREATE
+    # outside the transaction it rolls back): start from a fresh one.
+    driver.execute(f"DROP TABLE IF EXISTS temp.{staging}")
+    driver.execute(f"CREATE TEMP TABLE {staging} AS SELECT {', '.join(columns)} FROM prices WHERE 0")
+    # sqlite3 binds a float NaN as NULL, so the frame goes in without per-cell conversion.
+    driver.executemany(
+        f"INSERT INTO {staging} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+        rows.itertuples(index=False, name=None),
+    )
+    return staging
+
+
+def _insert_staged(conn: sa.Connection, staging: str) -> None:
+    columns = ", ".join(schema.PRICE_WRITE_COLUMNS)
+    conn.exec_driver_sql(f"INSERT INTO prices ({columns}) SELECT {columns} FROM {staging}")
+    if not is_postgres(conn.engine):  # PostgreSQL's is ON COMMIT DROP
+        conn.exec_driver_sql(f"DROP TABLE temp.{staging}")
 
 
 def replace_prices(
@@ -179,7 +197,10 @@ def replace_prices(
     an error (they would be written without being owned by this write).
 
     ``keep``: (symbol, date) keys inside the scope whose stored rows must survive (a delivery
-    refused by a blocking check never replaces what was stored). ``in_transaction`` runs in the
+    refused by a blocking check never replaces what was stored; it adds no revision either).
+    Every key whose value is new or changed, and every stored row the write removes, gets a
+    ``price_revisions`` row in the same transaction (``warehouse/revisions.py``); an unchanged
+    re-delivery gets none. ``in_transaction`` runs in the
     same transaction after the write (the refusals and verdicts of the run), so both land or
     neither does.
     """
@@ -195,15 +216,18 @@ def replace_prices(
                 f"({len(symbols)} symbols, {start}..{end}), e.g. {outside.iloc[0][['symbol', 'date']].to_dict()}"
             )
     _check_unique(frame, ("symbol", "date"), "prices")
-    rows = _price_rows(frame, _timestamp_text(ingested_at or _utc_now(), is_postgres(engine)))
+    recorded_at = ingested_at or _utc_now()
+    rows = _price_rows(frame, _timestamp_text(recorded_at, is_postgres(engine)))
     with engine.begin() as conn:
         serialize_writers(conn, "prices")
+        staging = _stage_rows(conn, rows)
+        # Before the swap: the stored rows are the "before" the delivery is compared with.
+        revised = record_price_revisions(conn, staging, symbols, start, end, recorded_at, keep)
         deleted = _delete_scope(conn, symbols, start, end, keep) if symbols else 0
-        if len(rows):
-            _insert_rows(conn, rows)
+        _insert_staged(conn, staging)
         if in_transaction is not None:
             in_transaction(conn)
-    return WriteResult(rows_deleted=deleted, rows_written=len(rows))
+    return WriteResult(rows_deleted=deleted, rows_written=len(rows), revisions=revised)
 
 
 def upsert_shares(engine: sa.Engine, frame: pd.DataFrame, ingested_at: dt.datetime | None = None) -> WriteResult:

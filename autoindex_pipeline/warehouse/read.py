@@ -9,6 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from autoindex_pipeline.warehouse import schema
+from autoindex_pipeline.warehouse.revisions import as_of_prices, bind_moment
 
 TABLES = {t.name: t for t in schema.metadata.sorted_tables}
 
@@ -45,13 +46,18 @@ def read_closes(
     symbols: Sequence[str] | None = None,
     start: dt.date | str | None = None,
     end: dt.date | str | None = None,
+    as_of: dt.datetime | pd.Timestamp | None = None,
 ) -> pd.DataFrame:
     """(symbol, date, close) only: what the strategy reads. On PostgreSQL it streams the rows
     with COPY ... TO STDOUT into pyarrow's CSV reader, several times faster than a cursor
-    fetch for the ~1M rows of a long history."""
-    table = schema.prices
-    stmt = _where_range(table, sa.select(table.c.symbol, table.c.date, table.c.close), symbols, start, end)
-    stmt = stmt.order_by(table.c.symbol, table.c.date)
+    fetch for the ~1M rows of a long history. ``as_of``: the closes as the warehouse knew them
+    then (each key's newest price revision recorded on or before it); None: the current ones."""
+    if as_of is not None:
+        stmt = as_of_prices(["symbol", "date", "close"], as_of, engine, symbols, start, end)
+    else:
+        table = schema.prices
+        stmt = _where_range(table, sa.select(table.c.symbol, table.c.date, table.c.close), symbols, start, end)
+        stmt = stmt.order_by(table.c.symbol, table.c.date)
     if engine.dialect.name == "postgresql":
         import io
 
@@ -88,10 +94,17 @@ def read_closes(
     return frame
 
 
-def read_shares(engine: sa.Engine, symbols: Sequence[str] | None = None, end: dt.date | str | None = None) -> pd.DataFrame:
-    """Point-in-time shares outstanding known on or before ``end``."""
+def read_shares(
+    engine: sa.Engine, symbols: Sequence[str] | None = None, end: dt.date | str | None = None,
+    as_of: dt.datetime | pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """Point-in-time shares outstanding known on or before ``end``; ``as_of``: only figures
+    ingested on or before that moment (a figure corrected later is unknown then: the table keeps
+    the newest figure of a date, not the one it replaced)."""
     table = schema.market_cap_data
     stmt = _where_range(table, sa.select(table), symbols, None, end).order_by(table.c.symbol, table.c.date)
+    if as_of is not None:
+        stmt = stmt.where(table.c.ingested_at <= bind_moment(engine, as_of))
     with engine.connect() as conn:
         frame = pd.read_sql(stmt, conn)
     frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")

@@ -117,14 +117,14 @@ KILLED_WRITER = textwrap.dedent(
     from autoindex_pipeline.warehouse import load
     from autoindex_pipeline.warehouse.engine import create_warehouse_engine
 
-    original_insert = load._insert_rows
+    original_insert = load._insert_staged
 
-    def insert_then_hang(conn, rows):
-        original_insert(conn, rows)  # the old rows are deleted and new ones inserted, uncommitted
+    def insert_then_hang(conn, staging):
+        original_insert(conn, staging)  # the old rows are deleted and new ones inserted, uncommitted
         print("WRITING", flush=True)
         time.sleep(120)
 
-    load._insert_rows = insert_then_hang
+    load._insert_staged = insert_then_hang
     dates = pd.bdate_range("2024-01-01", periods=10)
     frame = pd.MultiIndex.from_product([["AAA", "BBB"], dates], names=["symbol", "date"]).to_frame(index=False)
     for col in ("open", "high", "low", "close"):
