@@ -1,4 +1,5 @@
-"""The performance reports' reads (index levels, allocations) and their replace-by-period write."""
+"""The performance reports' reads (index levels, allocations, the fingerprints they were
+rendered from) and their replace-by-period write."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ REPORT_TABLES: dict[str, sa.Table] = {
     "figures": schema.performance_reports,
     "contributors": schema.performance_contributors,
     "allocation_changes": schema.performance_allocation_changes,
+    "renders": schema.performance_report_renders,
 }
 
 
@@ -41,14 +43,22 @@ def read_allocation_targets(engine: sa.Engine, strategy: str, version: str) -> p
     return frame
 
 
+def read_render_fingerprints(engine: sa.Engine) -> dict[tuple[str, str, str, str], str]:
+    """(strategy, version, period, label) -> the fingerprint its stored report was rendered from."""
+    t = schema.performance_report_renders
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(t.c.strategy, t.c.version, t.c.period, t.c.label, t.c.fingerprint)).all()
+    return {(r.strategy, r.version, r.period, r.label): r.fingerprint for r in rows}
+
+
 def replace_report_rows(
     engine: sa.Engine,
     periods: Iterable[tuple[str, str, str, str]],
     rows: Mapping[str, Sequence[Mapping[str, Any]]],
 ) -> None:
     """In one transaction, delete every stored row of each (strategy, version, period, label)
-    in ``periods`` from the three report tables, then insert ``rows`` (keyed like
-    :data:`REPORT_TABLES`; keys that are not columns are dropped)."""
+    in ``periods`` from the report tables (the fingerprints' included), then insert ``rows``
+    (keyed like :data:`REPORT_TABLES`; keys that are not columns are dropped)."""
     with engine.begin() as conn:
         for strategy, version, period, label in periods:
             for table in REPORT_TABLES.values():

@@ -5,9 +5,8 @@ import dagster as dg
 from autoindex_pipeline.defs.quality.results import check_result, check_specs
 from autoindex_pipeline.defs.resources import SettingsResource, WarehouseResource
 from autoindex_pipeline.defs.shared import CODE_VERSION, INPUTS_UPDATED_AND_CHECKED, OWNERS, asset_tags, column_schema
-from autoindex_pipeline.services.reports import PERIODS, build_reports, store_reports
+from autoindex_pipeline.services.reports import PERIODS, build_reports, store_reports, ui_charts
 from autoindex_pipeline.services.result_checks import evaluate_reports
-from autoindex_pipeline.services.ui_figures import index_figures
 
 
 @dg.asset(
@@ -30,19 +29,23 @@ def performance_reports(
     turnover, top contributors and allocation changes, each vs the benchmark, for the current
     and the previous day, ISO week and month of every strategy. Stored as rows
     (performance_reports, performance_contributors, performance_allocation_changes) and rendered
-    to an HTML page with a chart (index vs benchmark, drawdown) under <data_dir>/reports."""
+    to an HTML page with a chart (index vs benchmark, drawdown) under <data_dir>/reports. Only
+    the reports whose figures or chart changed since they were last rendered are drawn and
+    stored again (`reports rendered`)."""
     config = settings.config
     out_dir = config.data_dir / "reports"
     rendered = build_reports(warehouse.engine, config, out_dir)
-    rows = store_reports(warehouse.engine, config, rendered)
+    store_reports(warehouse.engine, config, rendered)
+    rows = sum(len(r.report.rows()) for r in rendered)  # the current reports' rows, re-stored or kept
     latest = {(r.report.strategy, r.report.period): r for r in rendered}  # the newest per kind wins
     monthly = [r for (strategy, period), r in latest.items() if period == "monthly"]
     metadata = {
         "dagster/row_count": rows,
         "reports": len(rendered),
+        "reports rendered": sum(r.rendered for r in rendered),
         "folder": dg.MetadataValue.path(str(out_dir)),
     }
-    charts = index_figures(warehouse.engine, config).charts
+    charts = ui_charts(warehouse.engine, config, rendered, out_dir)
     for item in monthly:
         # The chart inside the page (the UI cannot open a file path), then the figures.
         chart = charts.get(item.report.strategy, "")
@@ -52,7 +55,8 @@ def performance_reports(
         for metric in ("total_return", "max_drawdown"):
             if metric in figures.index and figures.loc[metric, "index"] == figures.loc[metric, "index"]:
                 metadata[f"{item.report.strategy} monthly {metric}"] = float(figures.loc[metric, "index"])
-    context.log.info(f"{len(rendered)} reports written to {out_dir}")
+    context.log.info(f"{len(rendered)} reports in {out_dir}, {metadata['reports rendered']} rendered "
+                     "(the others unchanged since they were last rendered)")
     outcomes = evaluate_reports(warehouse.engine, config, rendered, PERIODS)
     return dg.MaterializeResult(metadata=metadata,
                                 check_results=[check_result(o, "performance_reports") for o in outcomes.values()])
