@@ -20,6 +20,10 @@ total return (``level``, the headline; holdings drift with ``r_TR``) and the pri
 metrics. An event recorded after the last computation (a split or dividend learnt late) dirties
 the history from its ex-date like a price backfill. The stored watermark is the newest of the
 prices' ``ingested_at`` and the events' ``first_seen`` the computation saw.
+
+**As of a moment** (``update_strategy(..., as_of=T)``, ``autoindex run --as-of T``): a full
+recompute from the data as known at T, published like any other (index rows carry
+``data_as_of``; the rows it replaces are archived in ``index_value_revisions``).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from autoindex_pipeline.services.gate import session_gate
 from autoindex_pipeline.services.returns import read_clean_returns
 from autoindex_pipeline.warehouse.corporate_actions import earliest_ex_date_seen_after, newest_first_seen
 from autoindex_pipeline.warehouse.read import read_shares
+from autoindex_pipeline.warehouse.revisions import newest_session_as_of, utc_moment
 from autoindex_pipeline.warehouse.strategy import (
     read_index_base_date,
     read_index_history,
@@ -87,10 +92,12 @@ def sync_strategy_configs(engine: sa.Engine, config: AutoIndexConfig) -> pd.Data
     return record_strategy_versions(engine, versions)
 
 
-def _inputs(engine: sa.Engine, config: AutoIndexConfig, strat: StrategyParams, first: pd.Timestamp, last: pd.Timestamp):
+def _inputs(engine: sa.Engine, config: AutoIndexConfig, strat: StrategyParams, first: pd.Timestamp, last: pd.Timestamp,
+            as_of: dt.datetime | None = None):
     """Cleaned closes and returns on the calendar sessions [first - lookback, last], and the
     point-in-time shares on the same sessions (adjusted by the splits since each figure was
-    reported, so shares x raw close is continuous across a split)."""
+    reported, so shares x raw close is continuous across a split); every input as known at
+    ``as_of`` (None: now)."""
     calendar = config.prices.calendar
     lookback = strategy.lookback_sessions(strat)
     history = sessions_between(pd.Timestamp(config.prices.start_date) - pd.Timedelta(days=7), first, calendar)
@@ -98,10 +105,11 @@ def _inputs(engine: sa.Engine, config: AutoIndexConfig, strat: StrategyParams, f
     sessions = sessions_between(read_from, last, calendar)
     symbols = config.symbols
     prices = read_clean_returns(
-        engine, symbols, sessions, strat.max_forward_fill_days, strat.min_daily_return, strat.max_daily_return
+        engine, symbols, sessions, strat.max_forward_fill_days, strat.min_daily_return, strat.max_daily_return, as_of=as_of
     )
-    shares = strategy.shares_as_of(ca.adjust_shares(read_shares(engine, symbols=symbols, end=sessions[-1]), prices.events),
-                                   sessions, symbols)
+    shares = strategy.shares_as_of(
+        ca.adjust_shares(read_shares(engine, symbols=symbols, end=sessions[-1], as_of=as_of), prices.events), sessions, symbols
+    )
     if (prices.events["kind"] == ca.SPLIT).any():
         shares = shares * prices.factors.reindex(index=shares.index, columns=shares.columns)
     sentiment = None
@@ -109,7 +117,7 @@ def _inputs(engine: sa.Engine, config: AutoIndexConfig, strat: StrategyParams, f
         from autoindex_pipeline.warehouse.news import read_sentiment_daily
 
         daily = read_sentiment_daily(
-            engine, sessions[0] - pd.Timedelta(days=strat.sentiment_window_days), sessions[-1], symbols
+            engine, sessions[0] - pd.Timedelta(days=strat.sentiment_window_days), sessions[-1], symbols, as_of=as_of
         )
         sentiment = strategy.sentiment_z(daily, sessions, strat.sentiment_window_days, symbols)
     return sessions, prices, shares, sentiment
@@ -130,8 +138,14 @@ def _state(state_row: dict, prefix: str = "") -> IndexState:
     return IndexState.from_dict({"date": state_row["date"], "level": state_row[f"{prefix}level"], "holdings": json.loads(holdings)})
 
 
-def update_strategy(engine: sa.Engine, config: AutoIndexConfig, name: str) -> UpdateReport:
-    """Bring (strategy ``name``, its current config version) up to the newest stored session."""
+def update_strategy(engine: sa.Engine, config: AutoIndexConfig, name: str, as_of: dt.datetime | None = None) -> UpdateReport:
+    """Bring (strategy ``name``, its current config version) up to the newest stored session.
+
+    ``as_of``: recompute everything from the base date from the data as the warehouse knew it at
+    that moment (prices by revision, events by first_seen, shares and sentiment by when they were
+    stored, overrides by when they were created) and publish it; its rows say
+    ``data_as_of = as_of``, and the stored watermark is ``as_of``, so the next ordinary update sees
+    everything recorded since as a change and recomputes from the current data."""
     strat = config.strategies[name]
     version = strat.version
     benchmark = config.universe.benchmark
@@ -139,9 +153,12 @@ def update_strategy(engine: sa.Engine, config: AutoIndexConfig, name: str) -> Up
     # of a tilted strategy's past rebalances: it counts as a change, like a price backfill.
     status = read_strategy_status(engine, name, version, with_sentiment=strat.sentiment_tilt != 0)
     state_row, last, dirty_from = status.state, status.last_price_session, status.dirty_from
+    if as_of is not None:
+        as_of = utc_moment(as_of)
+        last = newest_session_as_of(engine, as_of)
     report = UpdateReport(name, version, mode="up to date")
     if last is None:
-        report.notes.append("no prices stored yet")
+        report.notes.append("no prices stored yet" if as_of is None else f"no prices recorded by {as_of.isoformat()}")
         return report
 
     state_date = pd.Timestamp(state_row["date"]) if state_row else None
@@ -152,14 +169,14 @@ def update_strategy(engine: sa.Engine, config: AutoIndexConfig, name: str) -> Up
             dirty_from = learnt
     # A state written before the price-return series existed cannot be extended: recompute.
     no_price_state = state_row is not None and state_row.get("price_holdings") is None
-    full = state_row is None or no_price_state or (dirty_from is not None and dirty_from <= state_date)
+    full = as_of is not None or state_row is None or no_price_state or (dirty_from is not None and dirty_from <= state_date)
     if not full and state_date >= last:
         report.last_date = state_date
         return report
 
     start = pd.Timestamp(strat.start_date or config.prices.start_date)
     first_needed = start if full else state_date
-    sessions, prices, shares, sentiment = _inputs(engine, config, strat, first_needed, last)
+    sessions, prices, shares, sentiment = _inputs(engine, config, strat, first_needed, last, as_of)
     raw, clean, returns, price_returns = prices.raw, prices.screen_closes, prices.returns, prices.price_returns
     # Complete sessions only: the index goes no further than the last session on which every
     # constituent has a close or a known reason (services/gate.py); it resumes by itself.
@@ -185,7 +202,9 @@ def update_strategy(engine: sa.Engine, config: AutoIndexConfig, name: str) -> Up
         )
     candidate_dates = strategy.rebalance_dates(sessions, strat.rebalance_frequency, start, config.prices.calendar)
     if full:
-        if state_row is None:
+        if as_of is not None:
+            report.mode = f"full (data as of {as_of.isoformat()})"
+        elif state_row is None:
             report.mode = "full"
         elif dirty_from is not None and dirty_from <= state_date:
             report.mode = f"full (inputs changed from {dirty_from.date()})"
@@ -234,8 +253,9 @@ def update_strategy(engine: sa.Engine, config: AutoIndexConfig, name: str) -> Up
     )
     risk = risk[risk["date"].isin(index_rows["date"])]
     allocations = targets.loc[:, list(ALLOCATION_COLUMNS)]
-    write_strategy_update(engine, name, version, full, allocations, sleeve_rows(targets), index_rows, risk,
-                          final_state.to_dict(), _last_level(bench), _watermark(status.newest_ingest, events_seen),
+    watermark = as_of if as_of is not None else _watermark(status.newest_ingest, events_seen)
+    write_strategy_update(engine, name, version, full, allocations, sleeve_rows(targets), index_rows.assign(data_as_of=watermark),
+                          risk, final_state.to_dict(), _last_level(bench), watermark,
                           price_state=price_state.to_dict(), price_benchmark_level=_last_level(price_bench))
     report.base_date = d0
     report.first_new_date = index_rows["date"].min() if len(index_rows) else None

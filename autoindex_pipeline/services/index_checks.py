@@ -3,7 +3,18 @@ run after each index update: weights sum to 1, no negative weight, cap respected
 never a constituent; the stored index recomputed from stored allocations and prices within
 1e-9 (both published series: the total return ``level`` and the price return ``price_level``,
 labelled ``<strategy> (price return)``); no session missing; daily moves beyond the drop
-threshold reported."""
+threshold reported.
+
+The recomputation is incremental like the index itself: after an update that appended sessions
+from F, it restarts at the last rebalance R before F from what is stored there (the level after
+R's close and R's target weights, the holdings the index carries out of R: the same floats a
+full recomputation reaches at R) and compares every stored level after R. Each daily run thus
+reads and recomputes about one rebalance period, whatever the history's length; the history
+before R was verified by the runs that appended it. The whole history is recomputed from the
+base date when the update itself recomputed it (``new_from`` at or before the first rebalance
+after the base date, or None) and on demand (``full_recomputation``: the ``index_values`` run tag
+``autoindex/index_check: full``, see docs/data-quality.md).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +26,7 @@ import pandas as pd
 from autoindex_pipeline.config import AutoIndexConfig
 from autoindex_pipeline.domain import quality
 from autoindex_pipeline.domain.calendar import sessions_between
-from autoindex_pipeline.domain.index import compute_index
+from autoindex_pipeline.domain.index import IndexState, compute_index
 from autoindex_pipeline.services.returns import read_clean_returns
 from autoindex_pipeline.warehouse.strategy import read_current_rows
 
@@ -24,6 +35,9 @@ if TYPE_CHECKING:
 
 ALLOCATION_CHECKS = ("weights_sum", "no_negative_weights", "weight_cap", "benchmark_excluded")
 INDEX_CHECKS = ("index_recomputation", "index_session_gaps", "daily_moves")
+# The run tag that asks index_values' checks for a recomputation of the whole history.
+FULL_CHECK_TAG = "autoindex/index_check"
+FULL_CHECK_VALUE = "full"
 
 
 def _merge(name: str, outcomes: list[quality.CheckOutcome]) -> quality.CheckOutcome:
@@ -40,13 +54,39 @@ def _merge(name: str, outcomes: list[quality.CheckOutcome]) -> quality.CheckOutc
     )
 
 
+def _restart(stored: pd.DataFrame, targets: pd.DataFrame, since: pd.Timestamp | None, column: str
+             ) -> IndexState | None:
+    """The state the recomputation restarts from: after the close of the last rebalance before
+    ``since`` (the first appended session), from the stored ``column`` level there and that
+    rebalance's targets. None: recompute from the base date (nothing appended, or no rebalance
+    between the base date and ``since``)."""
+    if since is None:
+        return None
+    base = stored["date"].min()
+    rebalances = stored.loc[stored["is_rebalance"].astype(bool) & (stored["date"] < since) & (stored["date"] > base), "date"]
+    if rebalances.empty:
+        return None
+    date = rebalances.max()
+    level = stored.loc[stored["date"] == date, column].iloc[0]
+    held = targets[targets["date"] == date]
+    if level != level or held.empty:
+        return None
+    holdings = pd.Series(held["weight"].to_numpy(dtype=float), index=pd.Index(held["symbol"].to_numpy(dtype=object)))
+    return IndexState(date=date, level=float(level), holdings=holdings)
+
+
 def evaluate_index(
-    engine: sa.Engine, config: AutoIndexConfig, new_from: dict[str, pd.Timestamp | None] | None = None
+    engine: sa.Engine, config: AutoIndexConfig, new_from: dict[str, pd.Timestamp | None] | None = None,
+    as_of: pd.Timestamp | None = None, full_recomputation: bool = False,
 ) -> dict[str, quality.CheckOutcome]:
     """Every allocation and index check on each strategy's current rows. ``new_from``: strategy
     -> the first session this update appended (None: nothing new). ``daily_moves`` judges only
     those sessions, so a drop is reported by the run that published it, once, not again by every
-    later run; without ``new_from`` it judges the whole history."""
+    later run; without ``new_from`` it judges the whole history. The recomputation covers the
+    sessions after the last rebalance before the first appended one (see the module doc), the
+    whole history without ``new_from``, for a strategy not in it, or with ``full_recomputation``.
+    ``as_of``: the rows were computed from the data as known then (an as-of run); the
+    recomputation reads the same."""
     benchmark = config.universe.benchmark
     versions = {name: strat.version for name, strat in config.strategies.items()}
     allocations = read_current_rows(engine, "allocations", versions)
@@ -66,36 +106,55 @@ def evaluate_index(
 
     recomputed, moves = [], []
     first, last = index["date"].min(), index["date"].max()
-    sessions = sessions_between(first - pd.Timedelta(days=10), last, config.prices.calendar)
-    # Strategies that clean prices alike share one read of the closes.
-    returns_by_cleaning: dict[tuple[int, float, float], tuple[pd.DataFrame, pd.DataFrame]] = {}
-    stored_levels = []
+    # Strategies that clean prices alike share one read of the closes, over the longest window
+    # any of them needs.
+    plans = []
     for name, strat in config.strategies.items():
         stored = index[index["strategy"] == name]
         if stored.empty:
             continue
-        cleaning = (strat.max_forward_fill_days, strat.min_daily_return, strat.max_daily_return)
-        if cleaning not in returns_by_cleaning:
-            read = read_clean_returns(engine, config.symbols, sessions, *cleaning)
-            returns_by_cleaning[cleaning] = (read.returns, read.price_returns)
-        returns, price_returns = returns_by_cleaning[cleaning]
         targets = allocations[allocations["strategy"] == name]
-        daily, _ = compute_index(returns, targets, stored["date"].min(), strat.transaction_cost_bps, end=stored["date"].max())
+        since = None if new_from is None or full_recomputation else new_from.get(name, stored["date"].min())
+        since = None if since is None else pd.Timestamp(since)
+        restart = _restart(stored, targets, since, "level")
+        plans.append((name, strat, stored, targets, since, restart))
+    windows: dict[tuple[int, float, float], pd.Timestamp] = {}
+    for _, strat, stored, _, _, restart in plans:
+        cleaning = (strat.max_forward_fill_days, strat.min_daily_return, strat.max_daily_return)
+        # The forward fill reaches back max_forward_fill_days sessions: read that much before
+        # the restart (twice, in calendar days, with the 10 days the full read always had).
+        start = stored["date"].min() if restart is None else restart.date
+        start = start - pd.Timedelta(days=10 + 2 * strat.max_forward_fill_days)
+        windows[cleaning] = min(start, windows.get(cleaning, start))
+    returns_by_cleaning: dict[tuple[int, float, float], tuple[pd.DataFrame, pd.DataFrame]] = {}
+    for cleaning, start in windows.items():
+        sessions = sessions_between(start, last, config.prices.calendar)
+        read = read_clean_returns(engine, config.symbols, sessions, *cleaning, as_of=as_of)
+        returns_by_cleaning[cleaning] = (read.returns, read.price_returns)
+    stored_levels = []
+    for name, strat, stored, targets, since, restart in plans:
+        returns, price_returns = returns_by_cleaning[(strat.max_forward_fill_days, strat.min_daily_return,
+                                                      strat.max_daily_return)]
+        base, end = stored["date"].min(), stored["date"].max()
+        checked = stored if restart is None else stored[stored["date"] > restart.date]
+        daily, _ = compute_index(returns, targets, base, strat.transaction_cost_bps, state=restart, end=end)
         recomputed.append(daily.assign(strategy=name))
-        stored_levels.append(stored.loc[:, ["date", "level", "strategy"]])
+        stored_levels.append(checked.loc[:, ["date", "level", "strategy"]])
         # Rows written before the price-return series existed have no price level to check.
-        priced = stored[stored["price_level"].notna()]
+        priced = checked[checked["price_level"].notna()]
         if len(priced):
             label = f"{name} (price return)"
-            price_daily, _ = compute_index(
-                price_returns, targets, stored["date"].min(), strat.transaction_cost_bps, end=stored["date"].max()
-            )
+            price_restart = None if restart is None else _restart(stored, targets, since, "price_level")
+            if restart is not None and price_restart is None:
+                priced = stored[stored["price_level"].notna()]
+            price_daily, _ = compute_index(price_returns, targets, base, strat.transaction_cost_bps,
+                                           state=price_restart, end=end)
             recomputed.append(price_daily[price_daily["date"].isin(priced["date"])].assign(strategy=label))
             stored_levels.append(priced.loc[:, ["date", "price_level"]].rename(columns={"price_level": "level"}).assign(strategy=label))
         judged = stored
         if new_from is not None:
-            since = new_from.get(name)
-            judged = stored.iloc[0:0] if since is None else stored[stored["date"] >= pd.Timestamp(since)]
+            since_moves = new_from.get(name)
+            judged = stored.iloc[0:0] if since_moves is None else stored[stored["date"] >= pd.Timestamp(since_moves)]
         moves.append(quality.check_daily_moves(judged.loc[:, ["date", "daily_return", "strategy"]], strat.daily_drop_threshold))
     out["index_recomputation"] = quality.check_index_recomputation(
         pd.concat(stored_levels, ignore_index=True),

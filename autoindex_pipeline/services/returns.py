@@ -8,9 +8,12 @@ stored rows are never changed.
 The stored corporate actions (splits, cash dividends) are applied here too (section 2a), for
 every reader alike: ``returns`` is the total return ``r_TR`` (the signals, the headline index,
 its check and the reports), ``price_returns`` the price return ``r_PR``, ``screen_closes`` the
-cleaned close at the raw scale (the ``min_price_threshold`` screen, market cap). Only events
-first seen on or before ``as_of`` count (None: all). With no event every frame is exactly what
-section 2 gives.
+cleaned close at the raw scale (the ``min_price_threshold`` screen, market cap). With no event
+every frame is exactly what section 2 gives.
+
+``as_of`` (None: now) reads everything as the warehouse knew it at that moment: each close's
+newest price revision recorded on or before it (``warehouse/revisions.py``), the events first
+seen on or before it, the overrides created on or before it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from autoindex_pipeline.domain import corporate_actions as ca
 from autoindex_pipeline.warehouse.corporate_actions import read_corporate_actions
 from autoindex_pipeline.warehouse.overrides import read_overrides
 from autoindex_pipeline.warehouse.read import read_closes
+from autoindex_pipeline.warehouse.revisions import utc_moment
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -67,10 +71,19 @@ def read_clean_returns(
     if len(sessions) == 0:
         empty = pd.DataFrame(index=pd.DatetimeIndex([], name="date"), columns=pd.Index(list(symbols), name="symbol"), dtype=float)
         return CleanReturns(empty, empty.copy(), empty.copy(), empty.copy(), empty.copy(), empty.copy(), events)
-    stored = read_closes(engine, symbols=symbols, start=sessions[0], end=sessions[-1])
+    stored = read_closes(engine, symbols=symbols, start=sessions[0], end=sessions[-1], as_of=as_of)
     raw = cleaning.to_wide(stored, sessions).reindex(columns=list(symbols))
     adjusted = ca.adjust(
-        cleaning.exclude_overridden(raw, read_overrides(engine)), events, max_forward_fill_days, min_daily_return, max_daily_return
+        cleaning.exclude_overridden(raw, overrides_as_of(read_overrides(engine), as_of)), events, max_forward_fill_days,
+        min_daily_return, max_daily_return,
     )
     return CleanReturns(raw, adjusted.closes, adjusted.total_returns, adjusted.price_returns, adjusted.screen_closes,
                         adjusted.factors, events)
+
+
+def overrides_as_of(overrides: pd.DataFrame, as_of: pd.Timestamp | None) -> pd.DataFrame:
+    """The overrides an analyst had recorded by ``as_of`` (None: all)."""
+    if as_of is None or overrides.empty:
+        return overrides
+    created = pd.to_datetime(overrides["created_at"], utc=True)
+    return overrides[created <= pd.Timestamp(utc_moment(as_of))]

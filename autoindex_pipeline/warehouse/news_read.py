@@ -160,6 +160,7 @@ def read_sentiment_daily(
     start: dt.date | str | None = None,
     end: dt.date | str | None = None,
     symbols: Sequence[str] | None = None,
+    as_of: dt.datetime | pd.Timestamp | None = None,
 ) -> pd.DataFrame:
     """Daily sentiment per (symbol, date in the exchange time zone) on ``start..end``
     (inclusive; None = unbounded): ``symbol, date`` (datetime64[ns], like the price frames),
@@ -167,9 +168,13 @@ def read_sentiment_daily(
     symbol has no row (it is not a neutral day). Sorted by (symbol, date).
 
     What the strategy's sentiment tilt reads: read only dates up to the rebalance date to stay
-    point in time."""
+    point in time. ``as_of``: only rows computed on or before that moment (an as-of index run)."""
     table = schema.sentiment_daily
     stmt = sa.select(*(table.c[c] for c in DAILY_COLUMNS))
+    if as_of is not None:
+        from autoindex_pipeline.warehouse.revisions import bind_moment
+
+        stmt = stmt.where(table.c.computed_at <= bind_moment(engine, as_of))
     if symbols is not None:
         stmt = stmt.where(table.c.symbol.in_([s.upper() for s in symbols]))
     if start is not None:

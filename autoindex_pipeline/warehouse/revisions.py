@@ -136,6 +136,14 @@ def as_of_prices(
     )
 
 
+def read_prices_as_of(engine: sa.Engine, as_of: dt.datetime | pd.Timestamp, symbols: Sequence[str] | None = None) -> pd.DataFrame:
+    """Every price as known at ``as_of`` (the columns of ``prices``, ``recorded_at`` in place of
+    ``ingested_at``), by (symbol, date): what ``autoindex export prices --as-of`` writes."""
+    columns = ["symbol", "date", *_VALUES, "recorded_at"]
+    with engine.connect() as conn:
+        return pd.read_sql(as_of_prices(columns, as_of, engine, symbols), conn)
+
+
 def newest_session_as_of(engine: sa.Engine, as_of: dt.datetime) -> pd.Timestamp | None:
     """The newest price date known at ``as_of`` (None: nothing known yet)."""
     known = as_of_prices(["symbol", "date"], as_of, engine).subquery()

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from autoindex_pipeline.warehouse import schema
 from autoindex_pipeline.warehouse.load import insert_frame
 from autoindex_pipeline.warehouse.locks import serialize_writers
+from autoindex_pipeline.warehouse.revisions import archive_index_values
 
 RESULT_TABLES = ("allocations", "allocation_sleeves", "index_values", "risk_metrics")
 
@@ -161,7 +162,8 @@ def write_strategy_update(
     price_state: Mapping[str, object] | None = None,
     price_benchmark_level: float | None = None,
 ) -> None:
-    """One transaction: a full run replaces the version's rows, an incremental run appends.
+    """One transaction: a full run replaces the version's rows, an incremental run appends; the
+    index_values rows either replaces are archived first (``revisions.archive_index_values``).
     ``sleeves`` is ``sleeves.sleeve_rows`` of the allocations; ``state`` is
     ``IndexState.to_dict()`` (date, level, holdings) of the total-return series, ``price_state``
     the same of the price-return series (None: not stored, the next update recomputes)."""
@@ -171,12 +173,18 @@ def write_strategy_update(
     with engine.begin() as conn:
         # Two overlapping index runs take turns instead of racing on allocations_pkey.
         serialize_writers(conn, "index")
+        current = schema.index_values
         if full:
+            # The publication being replaced stays queryable as it was (index_value_revisions).
+            archive_index_values(conn, sa.and_(current.c.strategy == name, current.c.version == version), now)
             for table in tables:
                 conn.execute(table.delete().where(table.c.strategy == name, table.c.version == version))
         else:
             # Incremental rows are new dates only; deleting them first makes a retry idempotent.
             first = index_rows["date"].min().date()
+            archive_index_values(
+                conn, sa.and_(current.c.strategy == name, current.c.version == version, current.c.date >= first), now
+            )
             for table in tables:
                 conn.execute(table.delete().where(table.c.strategy == name, table.c.version == version, table.c.date >= first))
         _insert(conn, schema.allocations, allocations, keys, now)

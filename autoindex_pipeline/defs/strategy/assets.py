@@ -7,6 +7,8 @@ was re-materialized.
 """
 
 import dagster as dg
+import pandas as pd
+from pydantic import Field
 
 from autoindex_pipeline.defs.quality.results import check_result, check_specs
 from autoindex_pipeline.defs.reference.assets import market_cap_data
@@ -65,6 +67,27 @@ INDEX_SPECS = [
 ]
 
 
+class IndexRunConfig(dg.Config):
+    """Run config of ``index_assets`` (the Launchpad's ``ops: index_assets: config:``)."""
+
+    as_of: str | None = Field(
+        default=None,
+        description="An ISO timestamp (UTC unless it names an offset): recompute allocations, index values and risk "
+        "metrics from the data as the warehouse knew it then (price revisions recorded, events first seen, shares, "
+        "sentiment and overrides stored on or before it) and publish them; the replaced index rows stay in "
+        "index_value_revisions. Empty: the latest data.",
+    )
+
+    def moment(self) -> pd.Timestamp | None:
+        if not self.as_of:
+            return None
+        try:
+            stamp = pd.Timestamp(self.as_of)
+        except ValueError:
+            raise dg.Failure(description=f"index_assets config as_of: {self.as_of!r} is not an ISO timestamp") from None
+        return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
 CHECK_SPECS = check_specs("allocations", "index_values", "risk_metrics")
 CHECK_ASSET = {spec.name: spec.asset_key.to_user_string() for spec in CHECK_SPECS}
 
@@ -78,16 +101,18 @@ CHECK_ASSET = {spec.name: spec.asset_key.to_user_string() for spec in CHECK_SPEC
     name="index_assets",
 )
 def index_assets(
-    context: dg.AssetExecutionContext, settings: SettingsResource, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext, config: IndexRunConfig, settings: SettingsResource, warehouse: WarehouseResource
 ):
-    """Bring every configured strategy up to the newest stored session."""
+    """Bring every configured strategy up to the newest stored session (or, with ``as_of``,
+    recompute it from the data as known at that moment)."""
+    as_of = config.moment()
     config = settings.config
     # Idempotent and cheap: every version the rows below name is in strategy_configs.
     sync_strategy_configs(warehouse.engine, config)
     reports = []
     for name in config.strategies:
         try:
-            report = update_strategy(warehouse.engine, config, name)
+            report = update_strategy(warehouse.engine, config, name, as_of=as_of)
         except StrategyConfigError as exc:
             raise dg.Failure(description=f"strategy {name!r}: {exc}") from None
         for note in report.notes:
@@ -124,7 +149,7 @@ def index_assets(
         **figures.index_numbers, **charts})
     yield dg.MaterializeResult(asset_key="risk_metrics", metadata={
         "dagster/row_count": sum(r.metric_rows for r in reports), **figures.metric_numbers})
-    outcomes = evaluate_index(warehouse.engine, config, {r.strategy: r.first_new_date for r in reports})
+    outcomes = evaluate_index(warehouse.engine, config, {r.strategy: r.first_new_date for r in reports}, as_of=as_of)
     outcomes.update({name: o for name, o in evaluate_risk_metrics(warehouse.engine, config).items() if name in RISK_CHECKS})
     for name, asset in CHECK_ASSET.items():
         if name in outcomes:
