@@ -54,6 +54,17 @@ def parse_date(value: str | None, option: str = "date") -> dt.date | None:
             raise  # unreachable
 
 
+def parse_timestamp(value: str, option: str = "timestamp") -> pd.Timestamp:
+    """An ISO timestamp as UTC (a date or a naive time is taken as UTC)."""
+    try:
+        stamp = pd.Timestamp(value.strip())
+    except (ValueError, TypeError):
+        stamp = pd.NaT
+    if pd.isna(stamp):
+        fail(f"{option} {value!r} is not a timestamp; write it as ISO 8601, e.g. {option} 2025-06-02T21:30:00Z")
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
 def user() -> str:
     return os.environ.get("USER") or os.environ.get("USERNAME") or "unknown"
 

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from autoindex_pipeline.cli.common import CONFIG_OPTION, fail, load
+from autoindex_pipeline.cli.common import CONFIG_OPTION, fail, load, parse_timestamp
 from autoindex_pipeline.cli.runner import warehouse_engine
 
 
@@ -16,9 +16,14 @@ from autoindex_pipeline.cli.runner import warehouse_engine
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False), default=None, help="File to write (default: stdout for csv).")
 @click.option("--strategy", default=None, help="Only this strategy's current config version (strategy tables).")
-def export(table: str, config_path: str | None, fmt: str, output: str | None, strategy: str | None) -> None:
+@click.option("--as-of", "as_of", default=None, metavar="TIMESTAMP",
+              help="index_values: the rows as published at TIMESTAMP (ISO, UTC unless it names an offset); "
+                   "prices: the prices as the warehouse knew them then.")
+def export(table: str, config_path: str | None, fmt: str, output: str | None, strategy: str | None,
+           as_of: str | None) -> None:
     """Export a warehouse table (prices, allocations, index_values, risk_metrics, ...)."""
     from autoindex_pipeline.warehouse.read import TABLES, read_table
+    from autoindex_pipeline.warehouse.revisions import read_index_values_as_published, read_prices_as_of
 
     config = load(config_path)
     if table not in TABLES:
@@ -33,7 +38,14 @@ def export(table: str, config_path: str | None, fmt: str, output: str | None, st
         where = {"strategy": strategy}
         if "version" in TABLES[table].c and table != "strategy_configs":
             where["version"] = config.strategies[strategy].version
-    frame = read_table(engine, table, where)
+    if as_of is None:
+        frame = read_table(engine, table, where)
+    elif table == "index_values":
+        frame = read_index_values_as_published(engine, parse_timestamp(as_of, "--as-of"), where)
+    elif table == "prices":
+        frame = read_prices_as_of(engine, parse_timestamp(as_of, "--as-of"))
+    else:
+        fail(f"--as-of applies to index_values (as published) and prices (as known), not {table}")
     if fmt == "parquet":
         if not output:
             fail("--format parquet needs --output")

@@ -9,7 +9,16 @@ import time
 import click
 import pandas as pd
 
-from autoindex_pipeline.cli.common import CONFIG_OPTION, fail, held_lines, load, parse_date, report_run, user
+from autoindex_pipeline.cli.common import (
+    CONFIG_OPTION,
+    fail,
+    held_lines,
+    load,
+    parse_date,
+    parse_timestamp,
+    report_run,
+    user,
+)
 from autoindex_pipeline.cli.runner import (
     news_day_range,
     run_index_job,
@@ -43,13 +52,30 @@ NEWS_ASSETS = {"news_articles", "news_sentiment", "sentiment_daily"}
 @click.option("--by", "who", default=None, help="Who (default: $USER), for the audit.")
 @click.option("--news/--no-news", default=False, show_default=True,
               help="Also fetch and score the news of every calendar day from --start to --end (one run).")
+@click.option("--as-of", "as_of", default=None, metavar="TIMESTAMP",
+              help="Fetch nothing; recompute allocations, index values and risk metrics from the data as the "
+                   "warehouse knew it at TIMESTAMP (ISO, UTC unless it names an offset) and publish them "
+                   "(the replaced index rows stay queryable: export index_values --as-of).")
 def run(
     config_path: str | None, start: str | None, end: str | None, refresh: str, symbols: str | None,
-    select: str | None, reason: str | None, who: str | None, news: bool,
+    select: str | None, reason: str | None, who: str | None, news: bool, as_of: str | None,
 ) -> None:
     """Run the pipeline for a date range on the configured storage."""
     started = time.monotonic()
     config = load(config_path)
+    if as_of is not None:
+        given = [name for name, value in (("--start", start), ("--end", end), ("--symbols", symbols),
+                                          ("--select", select), ("--news", news or None)) if value]
+        if given or refresh != "full":
+            fail(f"--as-of recomputes the index from stored data only; it takes no {', '.join(given) or '--refresh'}")
+        moment = parse_timestamp(as_of, "--as-of")
+        click.echo(f"as of {moment.isoformat()}: recomputing allocations, index values and risk metrics")
+        index_run = run_index_job(config, config_path, as_of=moment.isoformat())
+        report_run(index_run)
+        for line in held_lines(index_run):
+            click.secho(line, fg="yellow", err=True)
+        click.echo(summary_text(config, time.monotonic() - started))
+        return
     first, last = parse_date(start, "--start"), parse_date(end, "--end")
     if first is not None and last is not None and first > last:
         fail(f"--start {first} is after --end {last}; give the earlier date first")

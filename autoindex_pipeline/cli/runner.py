@@ -279,12 +279,15 @@ def run_pipeline_job(config: AutoIndexConfig, config_path: str | None, start: pd
     return run_prices_job(config, config_path, start, end, symbols=symbols, instance=instance, job_name=PIPELINE_JOB)
 
 
-def run_index_job(config: AutoIndexConfig, config_path: str | None, instance=None, select: list[str] | None = None):
+def run_index_job(config: AutoIndexConfig, config_path: str | None, instance=None, select: list[str] | None = None,
+                  as_of: str | None = None):
     """One run of the index job: strategy configs, then allocations, index values, metrics (and
-    the quality report before them, the performance reports after); ``select``: only those assets."""
+    the quality report before them, the performance reports after); ``select``: only those assets;
+    ``as_of``: an ISO timestamp, recompute from the data as known then (index_assets' run config)."""
     from autoindex_pipeline.defs.strategy.definitions import INDEX_JOB
 
-    return run_job(config, config_path, INDEX_JOB, instance=instance, select=select)
+    run_config = {"ops": {"index_assets": {"config": {"as_of": as_of}}}} if as_of is not None else None
+    return run_job(config, config_path, INDEX_JOB, instance=instance, select=select, run_config=run_config)
 
 
 def run_news_job(config: AutoIndexConfig, config_path: str | None, start: dt.date, end: dt.date,
