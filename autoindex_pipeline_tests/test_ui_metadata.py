@@ -50,6 +50,9 @@ def test_every_table_asset_has_a_column_schema_owners_tags_and_a_code_version(gr
     assert {"n_returns", *RISK_METRIC_COLUMNS} <= columns
     index_columns = {c.name: c for c in _node(graph, "index_values").metadata["dagster/column_schema"].columns}
     assert index_columns["level"].type == "float" and not index_columns["level"].constraints.nullable
+    # market_cap_data is what users read of it: market cap and volume per session (the view).
+    assert {"market_cap", "volume", "dollar_volume"} <= {
+        c.name for c in _node(graph, "market_cap_data").metadata["dagster/column_schema"].columns}
     assert "allocation_sleeves.sleeve" in {c.name for c in _node(graph, "allocations").metadata["dagster/column_schema"].columns}
 
 

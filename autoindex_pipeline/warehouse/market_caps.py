@@ -34,3 +34,15 @@ def read_market_caps(engine: sa.Engine, symbols: Sequence[str] | None = None, st
     for column in ("date", "shares_date"):
         frame[column] = pd.to_datetime(frame[column])
     return frame
+
+
+def latest_market_caps(engine: sa.Engine, on: dt.date | None = None) -> pd.DataFrame:
+    """The view's rows of one session: ``on``, or the newest session with a stored close (what
+    the `market_cap_data` asset reports after each materialization)."""
+    if on is None:
+        with engine.connect() as conn:
+            on = conn.execute(sa.text("SELECT max(date) FROM prices")).scalar()
+        if on is None:
+            return pd.DataFrame(columns=COLUMNS)
+        on = pd.Timestamp(on).date()
+    return read_market_caps(engine, start=on, end=on)

@@ -31,3 +31,23 @@ def test_market_cap_follows_the_shares_known_on_each_session(warehouse_url):
     window = read_market_caps(engine, start=dt.date(2025, 3, 6), end=dt.date(2025, 3, 6))
     assert window["volume"].tolist() == [4e6]
     assert read_market_caps(engine, symbols=["ZZZ"]).empty
+
+
+def test_the_asset_reports_market_cap_and_volume_of_the_newest_session(stack):
+    from autoindex_pipeline.cli.runner import run_prices_job
+
+    path, config, instance = stack
+    start, end = pd.Timestamp("2025-06-02"), pd.Timestamp("2025-06-06")
+    assert run_prices_job(config, path, start, end, instance=instance).success
+    # Alone, so the closes of the range are stored before it reads them.
+    result = run_prices_job(config, path, start, end, instance=instance, select=["market_cap_data"])
+    assert result.success
+    metadata = result.asset_materializations_for_node("market_cap_data")[0].metadata
+    stored = read_market_caps(create_warehouse_engine(config.database_url()), start=end.date(), end=end.date())
+    assert len(stored) > 0 and stored["market_cap"].gt(0).all() and stored["volume"].gt(0).all()
+    assert metadata["market_cap_session"].value == "2025-06-06"
+    assert metadata["symbols_with_market_cap"].value == len(stored)
+    assert metadata["total_market_cap"].value == pytest.approx(stored["market_cap"].sum())
+    assert metadata["total_dollar_volume"].value == pytest.approx((stored["close"] * stored["volume"]).sum())
+    largest = stored.nlargest(1, "market_cap")["symbol"].iloc[0]
+    assert f"| {largest} |" in metadata["largest_market_caps"].value
