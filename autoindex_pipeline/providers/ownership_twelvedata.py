@@ -30,9 +30,14 @@ from autoindex_pipeline.domain.ownership import normalize_holdings, normalize_in
 from autoindex_pipeline.providers.http import QuotaExhausted, RetriesExhausted
 from autoindex_pipeline.providers.prices.base import CallStats, ProviderError
 from autoindex_pipeline.providers.prices.twelvedata import TwelveDataProvider
-from autoindex_pipeline.providers.prices.twelvedata_actions import _classifier
 from autoindex_pipeline.providers.prices.twelvedata_shares import PlanLimitExceeded
-from autoindex_pipeline.providers.prices.twelvedata_wire import _error_code, _is_error, _json_object, _unique
+from autoindex_pipeline.providers.prices.twelvedata_wire import (
+    _error_code,
+    _is_error,
+    _json_object,
+    _payload_classifier,
+    _unique,
+)
 
 ENDPOINTS = {"insider": "insider_transactions", "holdings": "institutional_holders"}
 
@@ -63,7 +68,7 @@ class TwelveDataOwnership:
         for index, symbol in enumerate(wanted):
             try:
                 response = http.get(f"/{endpoint}", {"symbol": symbol}, stats=self.stats, cost=cost,
-                                    classify=_classifier(endpoint, self._provider._seconds_to_next_minute))
+                                    classify=_payload_classifier(endpoint, list, self._provider._seconds_to_next_minute))
             except RetriesExhausted as exc:
                 self.failures[symbol] = str(exc)
                 continue

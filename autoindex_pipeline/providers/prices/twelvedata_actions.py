@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from autoindex_pipeline.providers.http import Classification, HttpClient, QuotaExhausted, RetriesExhausted, Verdict
+from autoindex_pipeline.providers.http import HttpClient, QuotaExhausted, RetriesExhausted
 from autoindex_pipeline.providers.prices.base import (
     CallStats,
     FetchResult,
@@ -40,10 +40,10 @@ from autoindex_pipeline.providers.prices.base import (
 from autoindex_pipeline.providers.prices.twelvedata_shares import PlanLimitExceeded
 from autoindex_pipeline.providers.prices.twelvedata_wire import (
     SOURCE,
-    _classify_error,
     _error_code,
     _is_error,
     _json_object,
+    _payload_classifier,
     _unique,
 )
 
@@ -88,7 +88,7 @@ class CorporateActionsClient:
                 try:
                     response = self._http.get(
                         f"/{endpoint}", {"symbol": symbol, **params}, stats=stats, cost=self.costs[endpoint],
-                        classify=_classifier(endpoint, self._credits_reset),
+                        classify=_payload_classifier(endpoint, list, self._credits_reset),
                     )
                 except RetriesExhausted as exc:
                     failures[symbol] = str(exc)
@@ -155,22 +155,3 @@ def _dividend_row(symbol: str, entry: dict[str, Any], currency: object) -> dict[
     ex_date = dt.date.fromisoformat(str(entry["ex_date"])[:10])
     return {"symbol": symbol, "ex_date": ex_date, "kind": "dividend", "ratio": None, "amount": amount,
             "currency": None if currency in (None, "") else str(currency)}
-
-
-def _classifier(endpoint: str, credits_reset: Callable[[], float]) -> Callable[[httpx.Response], Classification | None]:
-    def classify(response: httpx.Response) -> Classification | None:
-        body, problem = _json_object(response)
-        if body is None:
-            if response.status_code == 401:
-                return Classification(Verdict.FATAL, "API key rejected (HTTP 401)")
-            return Classification(Verdict.RETRY, str(problem)) if response.status_code < 300 else None
-        if _is_error(body):
-            # 403 (the plan lacks the endpoint) and 404 (unknown symbol) fail that symbol only.
-            return _classify_error(body, response, credits_reset, fatal_403=False)
-        if response.status_code >= 300:
-            return None
-        if isinstance(body.get(endpoint), list):
-            return Classification(Verdict.OK)
-        return Classification(Verdict.RETRY, f"malformed response: no '{endpoint}' list")
-
-    return classify

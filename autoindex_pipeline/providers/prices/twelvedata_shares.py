@@ -18,15 +18,15 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from autoindex_pipeline.providers.http import Classification, HttpClient, QuotaExhausted, RetriesExhausted, Verdict
+from autoindex_pipeline.providers.http import HttpClient, QuotaExhausted, RetriesExhausted
 from autoindex_pipeline.providers.prices.base import CallStats, FetchResult, ProviderError, normalize_shares_frame
 from autoindex_pipeline.providers.prices.twelvedata_wire import (
     EXCHANGE_TIMEZONE,
     SOURCE,
-    _classify_error,
     _error_code,
     _is_error,
     _json_object,
+    _payload_classifier,
     _today_in,
     _unique,
 )
@@ -92,7 +92,7 @@ class StatisticsClient:
                     {"symbol": symbol},
                     stats=stats,
                     cost=self.statistics_credits,
-                    classify=_statistics_classifier(self._credits_reset),
+                    classify=_payload_classifier("statistics", dict, self._credits_reset),
                 )
             except RetriesExhausted as exc:
                 failures[symbol] = str(exc)
@@ -140,22 +140,3 @@ class StatisticsClient:
     def _shares_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
         frame = pd.DataFrame.from_records(rows, columns=["symbol", "date", "shares_outstanding"])
         return normalize_shares_frame(frame, source=SOURCE)
-
-
-def _statistics_classifier(credits_reset: Callable[[], float]) -> Callable[[httpx.Response], Classification | None]:
-    def classify(response: httpx.Response) -> Classification | None:
-        body, problem = _json_object(response)
-        if body is None:
-            if response.status_code == 401:
-                return Classification(Verdict.FATAL, "API key rejected (HTTP 401)")
-            return Classification(Verdict.RETRY, str(problem)) if response.status_code < 300 else None
-        if _is_error(body):
-            # 403 here is "your plan has no fundamentals": per symbol, not fatal.
-            return _classify_error(body, response, credits_reset, fatal_403=False)
-        if response.status_code >= 300:
-            return None
-        if isinstance(body.get("statistics"), dict):
-            return Classification(Verdict.OK)
-        return Classification(Verdict.RETRY, "malformed response: no 'statistics' object")
-
-    return classify

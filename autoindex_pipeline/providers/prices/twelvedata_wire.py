@@ -75,3 +75,27 @@ def _classify_error(
     if code >= 500:
         return Classification(Verdict.RETRY, f"TwelveData error {code}: {message}")
     return Classification(Verdict.FAIL, f"TwelveData error {code}: {message}")
+
+
+def _payload_classifier(key: str, kind: type, credits_reset: Callable[[], float]) -> Callable[[httpx.Response], Classification | None]:
+    """The verdict on an answer of a per-symbol endpoint (/statistics, /splits, /dividends,
+    /insider_transactions, /institutional_holders) whose payload is the ``kind`` (``list`` or
+    ``dict``) under ``key``. A 403 there (the plan lacks the endpoint) and a 404 (an unknown
+    symbol) fail that symbol only; a 200 without the payload is retried as malformed."""
+    shape = "list" if kind is list else "object"
+
+    def classify(response: httpx.Response) -> Classification | None:
+        body, problem = _json_object(response)
+        if body is None:
+            if response.status_code == 401:
+                return Classification(Verdict.FATAL, "API key rejected (HTTP 401)")
+            return Classification(Verdict.RETRY, str(problem)) if response.status_code < 300 else None
+        if _is_error(body):
+            return _classify_error(body, response, credits_reset, fatal_403=False)
+        if response.status_code >= 300:
+            return None
+        if isinstance(body.get(key), kind):
+            return Classification(Verdict.OK)
+        return Classification(Verdict.RETRY, f"malformed response: no '{key}' {shape}")
+
+    return classify
