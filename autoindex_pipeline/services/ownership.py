@@ -5,6 +5,7 @@ date replaced). ETFs and commodities have neither."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,7 @@ from autoindex_pipeline.warehouse.ownership import write_insider_transactions, w
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-__all__ = ["OwnershipRefresh", "OwnershipUnavailable", "equities", "refresh_insider", "refresh_holdings"]
+__all__ = ["TABLES", "OwnershipRefresh", "OwnershipUnavailable", "equities", "refresh_ownership"]
 
 
 @dataclass(frozen=True)
@@ -36,29 +37,36 @@ def equities(config: AutoIndexConfig) -> list[str]:
     return frame.loc[frame["asset_class"] == "equity", "symbol"].tolist()
 
 
-def refresh_insider(engine: sa.Engine, config: AutoIndexConfig, now: dt.datetime, price_provider=None) -> OwnershipRefresh:
+@dataclass(frozen=True)
+class _Table:
+    fetch: str
+    """The provider's method for it."""
+    write: Callable
+    path_option: str
+    """The files provider's option naming its file."""
+
+
+TABLES = {
+    "insider_transactions": _Table("fetch_insider_transactions", write_insider_transactions,
+                                   "providers.files.insider_transactions_path"),
+    "institutional_holdings": _Table("fetch_institutional_holdings", write_institutional_holdings,
+                                     "providers.files.institutional_holdings_path"),
+}
+
+
+def refresh_ownership(engine: sa.Engine, config: AutoIndexConfig, table: str, now: dt.datetime,
+                      price_provider=None) -> OwnershipRefresh:
+    """Fetch ``table`` (a key of :data:`TABLES`) for the universe's equities and write it."""
+    spec = TABLES[table]
     provider = build_ownership_provider(config, now.date(), price_provider)
     symbols = equities(config)
     try:
-        frame = provider.fetch_insider_transactions(symbols)
+        frame = getattr(provider, spec.fetch)(symbols)
     finally:
         _close(provider)
     if frame is None:
-        return OwnershipRefresh(provider.name, len(symbols), 0, 0, "providers.files.insider_transactions_path is not set")
-    return OwnershipRefresh(provider.name, len(symbols), len(frame), write_insider_transactions(engine, frame, provider.name, now),
-                            None, *_spend(provider))
-
-
-def refresh_holdings(engine: sa.Engine, config: AutoIndexConfig, now: dt.datetime, price_provider=None) -> OwnershipRefresh:
-    provider = build_ownership_provider(config, now.date(), price_provider)
-    symbols = equities(config)
-    try:
-        frame = provider.fetch_institutional_holdings(symbols)
-    finally:
-        _close(provider)
-    if frame is None:
-        return OwnershipRefresh(provider.name, len(symbols), 0, 0, "providers.files.institutional_holdings_path is not set")
-    return OwnershipRefresh(provider.name, len(symbols), len(frame), write_institutional_holdings(engine, frame, provider.name, now),
+        return OwnershipRefresh(provider.name, len(symbols), 0, 0, f"{spec.path_option} is not set")
+    return OwnershipRefresh(provider.name, len(symbols), len(frame), spec.write(engine, frame, provider.name, now),
                             None, *_spend(provider))
 
 

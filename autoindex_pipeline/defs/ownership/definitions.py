@@ -9,15 +9,15 @@ import dagster as dg
 from autoindex_pipeline.defs.resources import ProvidersResource, SettingsResource, WarehouseResource
 from autoindex_pipeline.defs.shared import CODE_VERSION, OWNERS, asset_tags, column_schema
 from autoindex_pipeline.providers.prices.base import ProviderError
-from autoindex_pipeline.services.ownership import OwnershipUnavailable, refresh_holdings, refresh_insider
+from autoindex_pipeline.services.ownership import OwnershipUnavailable, refresh_ownership
 
 OWNERSHIP_JOB = "ownership_job"
 
 
-def _result(context: dg.AssetExecutionContext, refresh_fn, settings: SettingsResource, warehouse: WarehouseResource,
+def _result(context: dg.AssetExecutionContext, settings: SettingsResource, warehouse: WarehouseResource,
             providers: ProvidersResource, table: str) -> dg.MaterializeResult:
     try:
-        done = refresh_fn(warehouse.engine, settings.config, dt.datetime.now(dt.UTC), providers.prices)
+        done = refresh_ownership(warehouse.engine, settings.config, table, dt.datetime.now(dt.UTC), providers.prices)
     except (OwnershipUnavailable, ProviderError) as exc:
         # A plan without the endpoint (TwelveData's 403, or a call above the credits per
         # minute) is a configuration fact, not an outage: skip, saying so, and fail nothing.
@@ -43,7 +43,7 @@ def insider_transactions(context: dg.AssetExecutionContext, settings: SettingsRe
                          warehouse: WarehouseResource, providers: ProvidersResource) -> dg.MaterializeResult:
     """Insider transactions of the universe's equities (new ones inserted; a repeated one is
     stored once). Data for users: the index does not read it."""
-    return _result(context, refresh_insider, settings, warehouse, providers, "insider_transactions")
+    return _result(context, settings, warehouse, providers, "insider_transactions")
 
 
 @dg.asset(name="institutional_holdings", group_name="ownership", kinds={"sql"}, owners=OWNERS,
@@ -53,7 +53,7 @@ def institutional_holdings(context: dg.AssetExecutionContext, settings: Settings
                            warehouse: WarehouseResource, providers: ProvidersResource) -> dg.MaterializeResult:
     """Institutional holders of the universe's equities per reporting date (a date delivered
     again replaces its rows). Data for users: the index does not read it."""
-    return _result(context, refresh_holdings, settings, warehouse, providers, "institutional_holdings")
+    return _result(context, settings, warehouse, providers, "institutional_holdings")
 
 
 ownership_job = dg.define_asset_job(OWNERSHIP_JOB, selection=[insider_transactions, institutional_holdings],
