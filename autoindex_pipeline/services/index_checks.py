@@ -114,12 +114,17 @@ def evaluate_index(
         if stored.empty:
             continue
         targets = allocations[allocations["strategy"] == name]
-        since = None if new_from is None or full_recomputation else new_from.get(name, stored["date"].min())
-        since = None if since is None else pd.Timestamp(since)
+        since = None
+        if new_from is not None and not full_recomputation and name in new_from:
+            # Nothing appended: the newest rebalance period is recomputed, the rest is as checked.
+            since = pd.Timestamp(new_from[name]) if new_from[name] is not None else stored["date"].max() + pd.Timedelta(days=1)
         restart = _restart(stored, targets, since, "level")
-        plans.append((name, strat, stored, targets, since, restart))
+        price_restart = None if restart is None else _restart(stored, targets, since, "price_level")
+        if restart is not None and price_restart is None and stored.loc[stored["date"] > restart.date, "price_level"].notna().any():
+            restart = None  # the price-return series has nothing stored to restart from
+        plans.append((name, strat, stored, targets, restart, price_restart))
     windows: dict[tuple[int, float, float], pd.Timestamp] = {}
-    for _, strat, stored, _, _, restart in plans:
+    for _, strat, stored, _, restart, _ in plans:
         cleaning = (strat.max_forward_fill_days, strat.min_daily_return, strat.max_daily_return)
         # The forward fill reaches back max_forward_fill_days sessions: read that much before
         # the restart (twice, in calendar days, with the 10 days the full read always had).
@@ -132,7 +137,7 @@ def evaluate_index(
         read = read_clean_returns(engine, config.symbols, sessions, *cleaning, as_of=as_of)
         returns_by_cleaning[cleaning] = (read.returns, read.price_returns)
     stored_levels = []
-    for name, strat, stored, targets, since, restart in plans:
+    for name, strat, stored, targets, restart, price_restart in plans:
         returns, price_returns = returns_by_cleaning[(strat.max_forward_fill_days, strat.min_daily_return,
                                                       strat.max_daily_return)]
         base, end = stored["date"].min(), stored["date"].max()
@@ -144,9 +149,6 @@ def evaluate_index(
         priced = checked[checked["price_level"].notna()]
         if len(priced):
             label = f"{name} (price return)"
-            price_restart = None if restart is None else _restart(stored, targets, since, "price_level")
-            if restart is not None and price_restart is None:
-                priced = stored[stored["price_level"].notna()]
             price_daily, _ = compute_index(price_returns, targets, base, strat.transaction_cost_bps,
                                            state=price_restart, end=end)
             recomputed.append(price_daily[price_daily["date"].isin(priced["date"])].assign(strategy=label))

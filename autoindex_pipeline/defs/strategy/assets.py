@@ -23,7 +23,7 @@ from autoindex_pipeline.defs.shared import (
 )
 from autoindex_pipeline.domain.strategy import StrategyConfigError
 from autoindex_pipeline.services.index import sync_strategy_configs, update_strategy
-from autoindex_pipeline.services.index_checks import evaluate_index
+from autoindex_pipeline.services.index_checks import FULL_CHECK_TAG, FULL_CHECK_VALUE, evaluate_index
 from autoindex_pipeline.services.result_checks import RISK_CHECKS, evaluate_risk_metrics
 from autoindex_pipeline.services.ui_figures import index_figures
 
@@ -149,7 +149,10 @@ def index_assets(
         **figures.index_numbers, **charts})
     yield dg.MaterializeResult(asset_key="risk_metrics", metadata={
         "dagster/row_count": sum(r.metric_rows for r in reports), **figures.metric_numbers})
-    outcomes = evaluate_index(warehouse.engine, config, {r.strategy: r.first_new_date for r in reports}, as_of=as_of)
+    # From the last rebalance before the appended sessions; the whole history when the run is
+    # tagged autoindex/index_check=full (services/index_checks.py).
+    outcomes = evaluate_index(warehouse.engine, config, {r.strategy: r.first_new_date for r in reports}, as_of=as_of,
+                              full_recomputation=context.run.tags.get(FULL_CHECK_TAG) == FULL_CHECK_VALUE)
     outcomes.update({name: o for name, o in evaluate_risk_metrics(warehouse.engine, config).items() if name in RISK_CHECKS})
     for name, asset in CHECK_ASSET.items():
         if name in outcomes:
