@@ -15,13 +15,19 @@ commissions (the cross-check test proves agreement to 1e-9):
 
 Within a holding period the recursion is evaluated in one go: with ``h0`` the weights at the
 start and ``G`` the cumulative product of ``1 + r`` since then, ``I_t = I_start * (G_t @ h0)``
-and ``h_t = h0 * G_t / (G_t @ h0)`` (equal to the daily recursion in exact arithmetic). The
-only Python loop is over holding periods.
+and ``h_t = h0 * G_t / (G_t @ h0)`` (equal to the daily recursion in exact arithmetic).
+
+Every period's starting weights are known before any drift (the start state, then each
+rebalance's targets), so the inputs become arrays once - the targets sorted by date and
+scattered into one (rebalances x symbols) matrix, ``1 + r`` one (sessions x symbols) matrix -
+and turnover and costs are computed for all rebalances in one go. What stays in Python: the
+cumulative product row by row within each period, one matrix-vector product per period and the
+scalar chain of levels from period to period (each in the order of the daily recursion, so the
+numbers are those of the per-period evaluation, bit for bit).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,37 +66,37 @@ class IndexState:
 
 
 class _Targets:
-    """The target frame as arrays: dates, weights and factorised symbols.
+    """The target frame as arrays sorted by date (stable: a date's rows keep their order).
 
-    Boolean-indexing a long frame with a string column copies every string, and looking up
-    100k+ string labels one by one is slow; factorising once and working on integer codes keeps
-    a one-session incremental step in milliseconds.
+    A window of rebalance dates is then a slice found by binary search, and only the window's
+    symbols are factorised: hashing the symbol strings is the costly part, so a one-session
+    incremental step touches one date's rows and a full run every row once.
     """
 
     def __init__(self, targets: pd.DataFrame) -> None:
-        self.dates = pd.DatetimeIndex(targets["date"]).as_unit("ns").to_numpy()
+        column = targets["date"]
+        dates = column.to_numpy() if column.dtype == "datetime64[ns]" else pd.DatetimeIndex(column).as_unit("ns").to_numpy()
+        self.keys = dates.view("i8")
         self.weights = targets["weight"].to_numpy(dtype=float)
-        self.codes, uniques = pd.factorize(targets["symbol"])
-        self.symbols = pd.Index(uniques, dtype=object)
+        self.symbol_column = targets["symbol"]
+        if len(self.keys) > 1 and not (self.keys[1:] >= self.keys[:-1]).all():
+            order = np.argsort(self.keys, kind="stable")
+            self.keys, self.weights = self.keys[order], self.weights[order]
+            self.symbol_column = self.symbol_column.take(order)
+
+    def span(self, start: pd.Timestamp, last: pd.Timestamp) -> slice:
+        """The rows dated after ``start``, up to ``last`` included."""
+        return slice(*(int(i) for i in np.searchsorted(self.keys, [_ns(start), _ns(last)], side="right")))
 
     def holdings_on(self, date: pd.Timestamp) -> pd.Series:
-        mask = self.dates == date.as_unit("ns").to_datetime64()
-        return pd.Series(self.weights[mask], index=self.symbols[self.codes[mask]], dtype=float)
+        key = _ns(date)
+        lo, hi = int(np.searchsorted(self.keys, key, side="left")), int(np.searchsorted(self.keys, key, side="right"))
+        symbols = pd.Index(self.symbol_column.iloc[lo:hi].to_numpy(dtype=object), dtype=object)
+        return pd.Series(self.weights[lo:hi], index=symbols, dtype=float)
 
-    def window(self, start: pd.Timestamp, last: pd.Timestamp) -> np.ndarray:
-        return (self.dates > start.as_unit("ns").to_datetime64()) & (self.dates <= last.as_unit("ns").to_datetime64())
 
-    def wide(self, mask: np.ndarray, dates: pd.DatetimeIndex, symbols: pd.Index) -> np.ndarray:
-        """(dates x symbols) weights of the rows in ``mask``, 0 where a symbol has no row."""
-        out = np.zeros((len(dates), len(symbols)))
-        keys = dates.as_unit("ns").to_numpy()
-        wanted = self.dates[mask]
-        # ``dates`` is sorted: a binary search places each row; rows dated off it are ignored.
-        rows = np.minimum(np.searchsorted(keys, wanted), max(len(keys) - 1, 0))
-        found = (keys[rows] == wanted) if len(keys) else np.zeros(len(wanted), dtype=bool)
-        cols = symbols.get_indexer(self.symbols)[self.codes[mask]]
-        out[rows[found], cols[found]] = self.weights[mask][found]
-        return out
+def _ns(date: pd.Timestamp) -> int:
+    return int(pd.Timestamp(date).as_unit("ns").value)
 
 
 def compute_index(
@@ -127,7 +133,6 @@ def compute_index(
         if holdings.empty:
             raise ValueError(f"no target weights at the base date {d0.date()}")
         level = BASE_LEVEL
-        head = [{"date": d0, "level": level, "daily_return": np.nan, "turnover": np.nan, "cost": 0.0, "is_rebalance": True}]
     else:
         start = pd.Timestamp(state.date).normalize()
         if start < d0:
@@ -136,45 +141,57 @@ def compute_index(
         if not (holdings > 0).any():
             raise ValueError(f"the stored state of {start.date()} holds nothing: recompute from the base date")
         level = float(state.level)
-        head = []
 
     plan = _plan(returns, table, start, holdings, last)
-    sessions, symbols, h = plan.sessions, plan.symbols, plan.start_weights
-    n = len(sessions)
-    levels = np.empty(n)
+    drift = _drift(plan)
+    n, k = len(plan.sessions), len(plan.rebalance_pos)
     turnover = np.zeros(n)
     cost = np.zeros(n)
     is_rebalance = np.zeros(n, dtype=bool)
     is_rebalance[plan.rebalance_pos] = True
-    for segment in _holding_periods(plan):
-        lo, hi = segment.lo, segment.hi
-        levels[lo : hi + 1] = level * segment.value
-        if segment.rebalanced:
-            turnover[hi] = np.abs(segment.after - segment.drifted).sum()
-            cost[hi] = rate * turnover[hi]
-            levels[hi] *= 1.0 - cost[hi]
-        h = segment.after
-        level = levels[hi]
+    if k:
+        traded = np.subtract(plan.new_weights, drift.drifted[:k])
+        turnover[plan.rebalance_pos] = np.abs(traded, out=traded).sum(axis=1)
+        cost[plan.rebalance_pos] = rate * turnover[plan.rebalance_pos]
+    # The level carried from period to period, in the order of the daily recursion:
+    # I_hi = (I_start * value_hi) * (1 - cost_hi). Scalars only: one multiplication each.
+    start_levels = np.empty(len(drift.ends))
+    for j, (value_end, paid) in enumerate(zip(drift.value[drift.ends].tolist(), cost[drift.ends].tolist(), strict=True)):
+        start_levels[j] = level
+        level = level * value_end
+        if j < k:
+            level = level * (1.0 - paid)
+    levels = np.repeat(start_levels, drift.ends - drift.starts + 1) * drift.value
+    levels[plan.rebalance_pos] *= 1.0 - cost[plan.rebalance_pos]
+    if len(drift.ends) == 0:
+        h = plan.start_weights
+    else:
+        h = plan.new_weights[-1] if k == len(drift.ends) else drift.drifted[-1]
 
-    previous = np.concatenate([[state.level if state is not None else BASE_LEVEL], levels[:-1]]) if n else np.empty(0)
-    body = pd.DataFrame(
-        {
-            "date": sessions.astype("datetime64[ns]"),
-            "level": levels,
-            "daily_return": levels / previous - 1.0,
-            "turnover": turnover,
-            "cost": cost,
-            "is_rebalance": is_rebalance,
-        }
+    previous = np.empty(n)
+    if n:
+        previous[0] = state.level if state is not None else BASE_LEVEL
+        previous[1:] = levels[:-1]
+    dates = plan.sessions.astype("datetime64[ns]").to_numpy()
+    daily_return = levels / previous - 1.0
+    if state is None:
+        # The base row: D0 holding its targets, no trade charged.
+        dates = np.concatenate([[d0.as_unit("ns").to_datetime64()], dates])
+        levels = np.concatenate([[BASE_LEVEL], levels])
+        daily_return = np.concatenate([[np.nan], daily_return])
+        turnover = np.concatenate([[np.nan], turnover])
+        cost = np.concatenate([[0.0], cost])
+        is_rebalance = np.concatenate([[True], is_rebalance])
+    daily = pd.DataFrame(
+        {"date": dates, "level": levels, "daily_return": daily_return, "turnover": turnover, "cost": cost,
+         "is_rebalance": is_rebalance},
+        columns=list(INDEX_COLUMNS),
     )
-    daily = pd.concat([pd.DataFrame(head, columns=list(INDEX_COLUMNS)), body], ignore_index=True) if head else body
-    daily["date"] = pd.to_datetime(daily["date"]).astype("datetime64[ns]")
-    daily["is_rebalance"] = daily["is_rebalance"].astype(bool)
-    final_date = sessions[-1] if n else start
-    held = pd.Series(h, index=symbols, dtype=float)
+    final_date = plan.sessions[-1] if n else start
+    held = pd.Series(h, index=plan.symbols, dtype=float)
     held = held[held > 0]
     held.index.name = "symbol"
-    return daily.loc[:, list(INDEX_COLUMNS)], IndexState(date=pd.Timestamp(final_date), level=float(level), holdings=held)
+    return daily, IndexState(date=pd.Timestamp(final_date), level=float(level), holdings=held)
 
 
 @dataclass(frozen=True)
@@ -191,55 +208,112 @@ class _Plan:
 
 
 @dataclass(frozen=True)
-class _Segment:
-    """One holding period: sessions ``lo..hi`` (positions) held from ``held``; ``value`` is
-    ``G_t @ held``, ``drifted`` the weights after the close of ``hi`` before any trade and
-    ``after`` the weights carried into the next period (the targets when ``hi`` rebalances)."""
+class _Drift:
+    """Every holding period at once. Period ``j`` holds ``held[j]`` over sessions
+    ``starts[j]..ends[j]`` (positions; it ends at the j-th rebalance, the last one possibly at
+    the last session). ``growth`` row t is ``G_t``, the cumulative product of ``1 + r`` since its
+    period began; ``value[t] = G_t @ held``; ``drifted[j]`` the weights after the close of
+    ``ends[j]`` before any trade."""
 
-    lo: int
-    hi: int
+    starts: np.ndarray
+    ends: np.ndarray
     held: np.ndarray
     growth: np.ndarray
     value: np.ndarray
     drifted: np.ndarray
-    after: np.ndarray
-    rebalanced: bool
 
 
 def _plan(returns: pd.DataFrame, table: _Targets, start: pd.Timestamp, holdings: pd.Series, last: pd.Timestamp) -> _Plan:
     index = returns.index
-    sessions = index[(index > start) & (index <= last)]
-    upcoming = table.window(start, last)
-    rebalances = sessions[sessions.isin(pd.unique(table.dates[upcoming]))]
-    symbols = pd.Index(holdings.index.union(table.symbols[pd.unique(table.codes[upcoming])]), dtype=object)
+    monotonic = index.is_monotonic_increasing
+    if monotonic:
+        rows: slice | np.ndarray = slice(int(index.searchsorted(start, "right")), int(index.searchsorted(last, "right")))
+    else:
+        rows = np.flatnonzero((index > start) & (index <= last))
+    sessions = index[rows]
+    window = table.span(start, last)
+    codes, uniques = pd.factorize(table.symbol_column.iloc[window])
+    symbols = pd.Index(holdings.index.union(pd.Index(uniques, dtype=object)), dtype=object)
+
+    # Rebalances: the sessions with target rows (rows dated off the sessions are ignored).
+    keys = table.keys[window]
+    first_of_date = np.ones(len(keys), dtype=bool)
+    first_of_date[1:] = keys[1:] != keys[:-1]
+    firsts = np.flatnonzero(first_of_date)
+    dates = keys[firsts]
+    session_keys = sessions.as_unit("ns").asi8
+    if monotonic:
+        at = np.minimum(np.searchsorted(session_keys, dates), max(len(session_keys) - 1, 0))
+        found = (session_keys[at] == dates) if len(session_keys) else np.zeros(len(dates), dtype=bool)
+    else:
+        at = pd.Index(session_keys).get_indexer(dates)
+        found = at >= 0
+    order = np.argsort(at[found], kind="stable")
+    rebalance_pos = at[found][order]
+    slot = np.full(len(dates), -1)
+    slot[np.flatnonzero(found)[order]] = np.arange(len(rebalance_pos))
+    row_slot = np.repeat(slot, np.diff(np.append(firsts, len(keys))))
+    row_cols = symbols.get_indexer(uniques)[codes]
+    weights = table.weights[window]
+    if not found.all():
+        keep = row_slot >= 0
+        row_slot, row_cols, weights = row_slot[keep], row_cols[keep], weights[keep]
+    new_weights = np.zeros((len(rebalance_pos), len(symbols)))
+    new_weights[row_slot, row_cols] = weights
+
     return _Plan(
         sessions=sessions,
         symbols=symbols,
         start_weights=holdings.reindex(symbols).fillna(0.0).to_numpy(),
-        growth=1.0 + np.nan_to_num(returns.reindex(index=sessions, columns=symbols).to_numpy(dtype=float), nan=0.0),
-        new_weights=table.wide(upcoming, rebalances, symbols),
-        rebalance_pos=sessions.get_indexer(rebalances),
+        growth=_growth(returns, rows, symbols, len(sessions)),
+        new_weights=new_weights,
+        rebalance_pos=rebalance_pos,
     )
 
 
-def _holding_periods(plan: _Plan) -> Iterator[_Segment]:
-    """THE drift: each holding period in one go (see the module doc)."""
+def _growth(returns: pd.DataFrame, rows: slice | np.ndarray, symbols: pd.Index, n: int) -> np.ndarray:
+    """``1 + r`` on (sessions ``rows``) x ``symbols``, a missing return (or symbol) counting as 0.
+    A fresh array: the drift accumulates in it."""
+    cols = returns.columns.get_indexer(symbols)
+    block = returns.to_numpy(dtype=float)[rows]
+    # C order whatever the frame's layout (a frame of several blocks gives a Fortran-ordered
+    # array): the drift walks rows, and each period's product must be the same BLAS call.
+    growth = np.empty((n, len(cols)))
+    if len(cols) and cols[0] >= 0 and (np.diff(cols) == 1).all():
+        # The symbols are a run of adjacent columns: a slice, no gather.
+        np.add(block[:, cols[0] : cols[-1] + 1], 1.0, out=growth)
+    elif len(cols):
+        np.add(np.take(block, np.maximum(cols, 0), axis=1), 1.0, out=growth)
+        growth[:, cols < 0] = 1.0
+    # One pass without a mask in the usual case: the sum is finite iff every value is.
+    if not np.isfinite(growth.sum()):
+        bad = ~np.isfinite(growth)
+        # As ``1 + nan_to_num(r)``: NaN counts as 0, an infinite return as the largest float.
+        growth[bad] = np.nan_to_num(growth[bad], nan=1.0)
+    return growth
+
+
+def _drift(plan: _Plan) -> _Drift:
+    """THE drift (see the module doc). ``G`` is accumulated in place, row by row within each
+    period (the sequence of multiplications of a cumulative product: ``G_t = G_{t-1} * (1 +
+    r_t)``), and each period's value is one matrix-vector product."""
     n = len(plan.sessions)
     pos = plan.rebalance_pos
-    # Segment k ends at the k-th rebalance (inclusive); the last one ends at the last session.
-    ends = list(pos) + ([n - 1] if n and (len(pos) == 0 or pos[-1] != n - 1) else [])
-    h = plan.start_weights
-    lo = 0
-    for k, hi in enumerate(ends):
-        g = np.cumprod(plan.growth[lo : hi + 1], axis=0)
-        value = g @ h
-        with np.errstate(invalid="ignore", divide="ignore"):
-            drifted = np.where(value[-1] > 0, h * g[-1] / value[-1], h)
-        rebalanced = k < len(pos)
-        after = plan.new_weights[k] if rebalanced else drifted
-        yield _Segment(lo, hi, h, g, value, drifted, after, rebalanced)
-        h = after
-        lo = hi + 1
+    ends = pos if n == 0 or (len(pos) and pos[-1] == n - 1) else np.append(pos, n - 1).astype(pos.dtype)
+    starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64) if len(ends) else np.empty(0, dtype=np.int64)
+    held = np.vstack([plan.start_weights[None, :], plan.new_weights])[: len(ends)]
+    growth = plan.growth
+    value = np.empty(n)
+    # Row views made once: indexing the 2-D array twice per session costs as much as the product.
+    rows, multiply = list(growth), np.multiply
+    for j, (lo, hi) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        for t in range(lo + 1, hi + 1):
+            multiply(rows[t - 1], rows[t], out=rows[t])
+        value[lo : hi + 1] = growth[lo : hi + 1] @ held[j]
+    value_end = value[ends][:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        drifted = np.where(value_end > 0, held * growth[ends] / value_end, held)
+    return _Drift(starts, ends, held, growth, value, drifted)
 
 
 def start_of_day_holdings(
@@ -264,15 +338,20 @@ def start_of_day_holdings(
     if holdings.empty:
         raise ValueError(f"no target weights on {origin.date()} to start the holdings from")
     plan = _plan(returns, table, origin, holdings, last)
-    rows = np.empty((len(plan.sessions), len(plan.symbols)))
-    h = plan.start_weights
-    for segment in _holding_periods(plan):
-        lo, hi, held = segment.lo, segment.hi, segment.held
-        rows[lo] = held
-        value = segment.value[:-1, None]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rows[lo + 1 : hi + 1] = np.where(value > 0, held * segment.growth[:-1] / value, held)
-        h = segment.after
+    drift = _drift(plan)
+    # A session's opening weights: its period's held weights, drifted by the closes before it.
+    rows = np.repeat(drift.held, drift.ends - drift.starts + 1, axis=0)
+    later = np.ones(len(plan.sessions), dtype=bool)
+    later[drift.starts] = False
+    t = np.flatnonzero(later)
+    value = drift.value[t - 1, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rows[t] = np.where(value > 0, rows[t] * drift.growth[t - 1] / value, rows[t])
+    k = len(plan.rebalance_pos)
+    if len(drift.ends) == 0:
+        h = plan.start_weights
+    else:
+        h = plan.new_weights[-1] if k == len(drift.ends) else drift.drifted[-1]
     return (
         pd.DataFrame(rows, index=plan.sessions, columns=plan.symbols),
         pd.Series(h, index=plan.symbols, dtype=float),
