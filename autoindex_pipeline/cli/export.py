@@ -9,6 +9,10 @@ import click
 from autoindex_pipeline.cli.common import CONFIG_OPTION, fail, load, parse_timestamp
 from autoindex_pipeline.cli.runner import warehouse_engine
 
+# What the market_cap_data asset promises users is market cap and volume per session (the view
+# market_caps over the point-in-time shares table of that name and the closes), not the shares alone.
+MARKET_CAP_EXPORTS = {"market_cap_data", "market_caps"}
+
 
 @click.command()
 @click.argument("table")
@@ -21,25 +25,27 @@ from autoindex_pipeline.cli.runner import warehouse_engine
                    "prices: the prices as the warehouse knew them then.")
 def export(table: str, config_path: str | None, fmt: str, output: str | None, strategy: str | None,
            as_of: str | None) -> None:
-    """Export a warehouse table (prices, allocations, index_values, risk_metrics, ...)."""
+    """Export a warehouse table (prices, allocations, index_values, risk_metrics, ...);
+    market_cap_data: market cap and volume per symbol and session."""
+    from autoindex_pipeline.warehouse.market_caps import read_market_caps
     from autoindex_pipeline.warehouse.read import TABLES, read_table
     from autoindex_pipeline.warehouse.revisions import read_index_values_as_published, read_prices_as_of
 
     config = load(config_path)
-    if table not in TABLES:
-        fail(f"unknown table {table!r}; known: {', '.join(sorted(TABLES))}")
+    if table not in TABLES and table not in MARKET_CAP_EXPORTS:
+        fail(f"unknown table {table!r}; known: {', '.join(sorted({*TABLES, *MARKET_CAP_EXPORTS}))}")
     engine = warehouse_engine(config)
     where = None
     if strategy is not None:
         if strategy not in config.strategies:
             fail(f"unknown strategy {strategy!r}; configured: {', '.join(config.strategies)}")
-        if "strategy" not in TABLES[table].c:
+        if table not in TABLES or "strategy" not in TABLES[table].c:
             fail(f"--strategy applies to strategy tables, not {table}")
         where = {"strategy": strategy}
         if "version" in TABLES[table].c and table != "strategy_configs":
             where["version"] = config.strategies[strategy].version
     if as_of is None:
-        frame = read_table(engine, table, where)
+        frame = read_market_caps(engine) if table in MARKET_CAP_EXPORTS else read_table(engine, table, where)
     elif table == "index_values":
         frame = read_index_values_as_published(engine, parse_timestamp(as_of, "--as-of"), where)
     elif table == "prices":

@@ -51,3 +51,28 @@ def test_the_asset_reports_market_cap_and_volume_of_the_newest_session(stack):
     assert metadata["total_dollar_volume"].value == pytest.approx((stored["close"] * stored["volume"]).sum())
     largest = stored.nlargest(1, "market_cap")["symbol"].iloc[0]
     assert f"| {largest} |" in metadata["largest_market_caps"].value
+
+
+def test_export_market_cap_data_writes_market_cap_and_volume(warehouse_url, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from autoindex_pipeline.cli import main
+    from autoindex_pipeline.config import DATABASE_URL_ENV_VAR
+    from autoindex_pipeline_tests.conftest import write_config
+
+    engine = create_warehouse_engine(warehouse_url)
+    upgrade(engine)
+    dates = pd.bdate_range("2025-03-03", periods=3)
+    prices = pd.DataFrame({"symbol": "AAA", "date": dates, "open": 10.0, "high": 11.0, "low": 9.0,
+                           "close": [10.0, 11.0, 12.0], "volume": [1e6, 2e6, 3e6], "source": "test"})
+    load.replace_prices(engine, prices, ["AAA"], dates[0].date(), dates[-1].date())
+    load.upsert_shares(engine, pd.DataFrame({"symbol": ["AAA"], "date": [dates[0]], "shares_outstanding": [100.0],
+                                             "source": "test"}))
+    monkeypatch.setenv(DATABASE_URL_ENV_VAR, warehouse_url)
+    out = tmp_path / "caps.csv"
+    result = CliRunner().invoke(main, ["export", "market_cap_data", "--config", str(write_config(tmp_path)),
+                                       "--output", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    exported = pd.read_csv(out)
+    assert exported[["date", "volume", "market_cap"]].values.tolist() == [
+        ["2025-03-03", 1e6, 1000.0], ["2025-03-04", 2e6, 1100.0], ["2025-03-05", 3e6, 1200.0]]
