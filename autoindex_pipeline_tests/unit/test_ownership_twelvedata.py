@@ -11,9 +11,8 @@ from autoindex_pipeline.providers.ownership_twelvedata import TwelveDataOwnershi
 from autoindex_pipeline.providers.prices.base import ProviderError
 from autoindex_pipeline.providers.prices.twelvedata import TwelveDataProvider
 from autoindex_pipeline.providers.prices.twelvedata_shares import PlanLimitExceeded
-from autoindex_pipeline_tests.fakes import FakeClock
+from autoindex_pipeline_tests.unit.twelvedata_server import KEY
 
-KEY = "td-test-KEY-0123456789abcdef"
 INSIDER = {"meta": {"symbol": "AAPL"}, "insider_transactions": [
     {"full_name": "COOK TIMOTHY D", "position": "Chief Executive Officer", "date_reported": "2024-04-01",
      "is_direct": True, "shares": 196410, "value": 33500000, "description": "Sale at price 168.60 - 172.53 per share."},
@@ -26,14 +25,13 @@ HOLDERS = {"meta": {"symbol": "AAPL"}, "institutional_holders": [
 ]}
 
 
+pytest_plugins = ["autoindex_pipeline_tests.unit.twelvedata_server"]
+
+
 @pytest.fixture
-def provider(httpserver: HTTPServer):
-    clock = FakeClock(1_700_000_000.0)
-    made = TwelveDataProvider(KEY, base_url=httpserver.url_for(""), credits_per_minute=2000, credits_per_day=100_000,
-                              clock=clock, sleep=clock.sleep, timeout=2.0,
-                              retry=RetryPolicy(max_attempts=2, base_delay=1.0, max_delay=5.0, jitter=0.0))
-    yield made
-    made.close()
+def provider(make_provider):
+    return make_provider(credits_per_minute=2000, credits_per_day=100_000,
+                         retry=RetryPolicy(max_attempts=2, base_delay=1.0, max_delay=5.0, jitter=0.0))
 
 
 def test_insider_rows_credits_and_a_symbol_that_fails(httpserver: HTTPServer, provider):

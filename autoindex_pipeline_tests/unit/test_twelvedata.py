@@ -6,7 +6,6 @@ import copy
 import datetime as dt
 import json
 import logging
-from pathlib import Path
 from urllib.parse import parse_qs
 
 import httpx
@@ -14,45 +13,12 @@ import pandas as pd
 import pytest
 from pytest_httpserver import HTTPServer
 
-from autoindex_pipeline.providers.http import RetryPolicy
 from autoindex_pipeline.providers.prices.base import PriceProvider, ProviderError
 from autoindex_pipeline.providers.prices.twelvedata import WINDOW_DAYS, TwelveDataProvider, _date_windows
-from autoindex_pipeline_tests.fakes import FakeClock
+from autoindex_pipeline_tests.unit.twelvedata_server import KEY, fixture
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "twelvedata"
-KEY = "td-test-KEY-0123456789abcdef"
-NOW = dt.datetime(2024, 1, 10, 15, 0, 45, tzinfo=dt.UTC).timestamp()  # 10:00:45 in New York
-
-
-def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / name).read_text())
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(NOW)
-
-
-@pytest.fixture(autouse=True)
-def _no_unmatched_requests(httpserver: HTTPServer):
-    yield
-    httpserver.check_assertions()
-
-
-@pytest.fixture
-def make_provider(httpserver: HTTPServer, clock: FakeClock):
-    made: list[TwelveDataProvider] = []
-
-    def make(**kwargs) -> TwelveDataProvider:
-        kwargs.setdefault("retry", RetryPolicy(max_attempts=3, base_delay=1.0, max_delay=30.0, jitter=0.0))
-        kwargs.setdefault("base_url", httpserver.url_for(""))
-        provider = TwelveDataProvider(KEY, clock=clock, sleep=clock.sleep, timeout=2.0, **kwargs)
-        made.append(provider)
-        return provider
-
-    yield make
-    for provider in made:
-        provider.close()
+pytest_plugins = ["autoindex_pipeline_tests.unit.twelvedata_server"]
+pytestmark = pytest.mark.usefixtures("no_unmatched_requests")
 
 
 def requested(server: HTTPServer, index: int = -1) -> dict[str, str]:

@@ -7,40 +7,12 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-from pytest_httpserver import HTTPServer
 
-from autoindex_pipeline.providers.http import RetryPolicy
-from autoindex_pipeline.providers.prices.twelvedata import TwelveDataProvider
 from autoindex_pipeline.providers.prices.twelvedata_shares import PlanLimitExceeded
-from autoindex_pipeline_tests.fakes import FakeClock
-from autoindex_pipeline_tests.unit.test_twelvedata import KEY, NOW, fixture
+from autoindex_pipeline_tests.unit.twelvedata_server import KEY, fixture
 
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(NOW)
-
-
-@pytest.fixture(autouse=True)
-def _no_unmatched_requests(httpserver: HTTPServer):
-    yield
-    httpserver.check_assertions()
-
-
-@pytest.fixture
-def make_provider(httpserver: HTTPServer, clock: FakeClock):
-    made: list[TwelveDataProvider] = []
-
-    def make(**kwargs) -> TwelveDataProvider:
-        retry = RetryPolicy(max_attempts=3, base_delay=1.0, max_delay=30.0, jitter=0.0)
-        provider = TwelveDataProvider(KEY, base_url=httpserver.url_for(""), retry=retry, clock=clock, sleep=clock.sleep,
-                                      timeout=2.0, **kwargs)
-        made.append(provider)
-        return provider
-
-    yield make
-    for provider in made:
-        provider.close()
+pytest_plugins = ["autoindex_pipeline_tests.unit.twelvedata_server"]
+pytestmark = pytest.mark.usefixtures("no_unmatched_requests")
 
 
 START, END = dt.date(2024, 1, 1), dt.date(2024, 12, 31)
