@@ -45,3 +45,10 @@ def recent_run_calls(engine: sa.Engine, limit_runs: int = 200) -> dict[tuple[str
     for r in rows:
         out.setdefault((r.asset, r.provider), []).append(RunCalls(r.run_id, int(r.calls), int(r.succeeded)))
     return out
+
+
+def run_calls(engine: sa.Engine, run_id: str) -> list[RunCalls]:
+    """The provider calls of one run (one row per asset and provider it fetched with)."""
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(T.c.run_id, T.c.calls, T.c.succeeded).where(T.c.run_id == run_id)).all()
+    return [RunCalls(r.run_id, int(r.calls), int(r.succeeded)) for r in rows]

@@ -40,7 +40,7 @@ from autoindex_pipeline.domain.calendar import is_session
 from autoindex_pipeline.domain.quality.rules import RULES
 from autoindex_pipeline.warehouse import outbox
 from autoindex_pipeline.warehouse.alerts import newest_price_date, news_recency, recent_index_rows
-from autoindex_pipeline.warehouse.provider_calls import recent_run_calls
+from autoindex_pipeline.warehouse.provider_calls import recent_run_calls, run_calls
 
 SENSOR_INTERVAL_SECONDS = 300
 PAGING_WARNINGS = frozenset(r.name for r in RULES if r.pages)
@@ -132,8 +132,8 @@ def _prices_outage(warehouse: WarehouseResource) -> str | None:
     """The incident key of a prices provider that is down now (its newest run's calls all
     failed), else None."""
     for (asset, provider), runs in recent_run_calls(warehouse.engine).items():
-        if asset == "prices" and outage_start(runs) is not None:
-            return provider_incident_key(provider, outage_start(runs))
+        if asset == "prices" and (start := outage_start(runs)) is not None:
+            return provider_incident_key(provider, start)
     return None
 
 
@@ -263,9 +263,9 @@ def _explained(instance: dg.DagsterInstance, warehouse: WarehouseResource, run_i
     data incident) or its provider being down (sent as the provider's incident)."""
     if any(f.stops for f in _failed_checks(instance, run_id)):
         return "its failed blocking checks are alerted as their data incident"
-    for runs in recent_run_calls(warehouse.engine).values():
-        if any(r.run_id == run_id and r.total_failure for r in runs):
-            return "every provider call failed: alerted as the provider's outage"
+    # This run's rows only: among the newest 200 of every run, an older failed run's were missed.
+    if any(r.total_failure for r in run_calls(warehouse.engine, run_id)):
+        return "every provider call failed: alerted as the provider's outage"
     return None
 
 
