@@ -150,3 +150,23 @@ def test_without_dividends_the_two_levels_are_equal_and_a_late_dividend_recomput
         conn.execute(schema.index_state.update().values(price_holdings=None, price_level=None))
     assert update_strategy(engine, config, "default").mode == "full (no stored price-return state)"
     assert _index(engine)["price_level"].tolist() == after["price_level"].tolist()
+
+
+def test_the_range_ends_at_the_runs_last_session_not_the_wall_clock(stack):
+    from autoindex_pipeline.cli.runner import run_job
+    from autoindex_pipeline.defs.prices.definitions import PRICES_JOB
+    from autoindex_pipeline.domain.calendar import last_closed_session
+
+    path, config, instance = stack
+    backfill = run_prices_job(config, path, pd.Timestamp("2025-06-02"), pd.Timestamp("2025-06-06"),
+                              instance=instance, select=["corporate_actions"])
+    assert backfill.success
+    metadata = backfill.asset_materializations_for_node("corporate_actions")[0].metadata
+    assert metadata["range"].value == f"{config.prices.start_date}..2025-06-06"
+    # A run over no partition: the last session closed when the run was created.
+    unpartitioned = run_job(config, path, PRICES_JOB, select=["corporate_actions"], instance=instance)
+    assert unpartitioned.success
+    created = pd.Timestamp(instance.get_run_record_by_id(unpartitioned.run_id).create_timestamp)
+    end = last_closed_session(created, calendar=config.prices.calendar).date()
+    metadata = unpartitioned.asset_materializations_for_node("corporate_actions")[0].metadata
+    assert metadata["range"].value.endswith(f"..{end}")

@@ -6,8 +6,11 @@ events are few, keyed by (symbol, ex-date, kind) and upserted, each stamped with
 warehouse first saw it, so an index computation as of T uses only what was known at T.
 """
 
+import datetime as dt
+
 import dagster as dg
 import pandas as pd
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, PARTITION_NAME_TAG
 from pydantic import Field
 
 from autoindex_pipeline.defs.progress import fetch_or_fail
@@ -27,6 +30,20 @@ class CorporateActionsRunConfig(dg.Config):
         description="Fetch every event since prices.start_date. By default only the first fetch from a provider does; "
         f"later runs ask for the last {RECENT_DAYS} days (TwelveData bills these endpoints per symbol and call).",
     )
+
+
+def run_end_date(context: dg.AssetExecutionContext, calendar: str) -> dt.date:
+    """The last session the run is about. In a run over sessions (the asset is unpartitioned,
+    its jobs are not) the run's last partition: a backfill of 2020 asks for 2020's events and
+    the same run gives the same range whenever it executes. Else the last session closed when
+    the run was created (the run's time, not the moment this step happens to start)."""
+    tags = context.run.tags
+    key = tags.get(ASSET_PARTITION_RANGE_END_TAG) or tags.get(PARTITION_NAME_TAG)
+    if key:
+        return pd.Timestamp(key).date()
+    record = context.instance.get_run_record_by_id(context.run_id)
+    created = pd.Timestamp(record.create_timestamp) if record is not None else None
+    return last_closed_session(created, calendar=calendar).date()
 
 
 @dg.asset(
@@ -51,14 +68,14 @@ def corporate_actions(
     providers: ProvidersResource,
 ) -> dg.MaterializeResult:
     """Splits and cash dividends of the universe from the configured price provider, from the
-    configured start date to the last closed session on the first fetch from a provider (or with
+    configured start date to the run's last session on the first fetch from a provider (or with
     ``full_history``), over the last 31 days afterwards. An event delivered again unchanged is
     left as it is; a changed ratio or amount is a new observation. A provider call that cannot
     fit the plan (TwelveData bills these endpoints per symbol) is skipped with a warning naming
     the limit, so the run goes on without new events."""
     cfg = settings.config
     start = pd.Timestamp(cfg.prices.start_date).date()
-    end = last_closed_session(calendar=cfg.prices.calendar).date()
+    end = run_end_date(context, cfg.prices.calendar)
     provider = providers.prices()
     if not config.full_history and has_events_from(warehouse.engine, provider.name):
         start = max(start, end - pd.Timedelta(days=RECENT_DAYS).to_pytimedelta())
