@@ -1,5 +1,14 @@
 """Test doubles shared by the provider tests."""
 
+from __future__ import annotations
+
+import contextlib
+
+from autoindex_pipeline.providers.http import RetryPolicy
+
+# Fast, deterministic retries for providers against a fake server (the clock is fake too).
+FAKE_SERVER_RETRY = RetryPolicy(max_attempts=3, base_delay=1.0, max_delay=30.0, jitter=0.0)
+
 
 class FakeClock:
     """Epoch seconds that only move when something sleeps: rate limiters and retry backoff
@@ -15,3 +24,23 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.now += seconds
+
+
+@contextlib.contextmanager
+def fake_server_providers(cls, secret: str, httpserver, clock: FakeClock):
+    """``make(**kwargs)``: a ``cls(secret, ...)`` HTTP provider against ``httpserver`` on
+    ``clock`` (``retry`` and ``base_url`` overridable); every one made is closed on exit."""
+    made = []
+
+    def make(**kwargs):
+        kwargs.setdefault("retry", FAKE_SERVER_RETRY)
+        kwargs.setdefault("base_url", httpserver.url_for(""))
+        provider = cls(secret, clock=clock, sleep=clock.sleep, timeout=2.0, **kwargs)
+        made.append(provider)
+        return provider
+
+    try:
+        yield make
+    finally:
+        for provider in made:
+            provider.close()

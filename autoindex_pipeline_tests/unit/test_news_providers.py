@@ -18,14 +18,13 @@ from werkzeug import Response
 
 from autoindex_pipeline.domain.news import deduplicate, normalize_url, title_hash
 from autoindex_pipeline.domain.sentiment import article_text, score_texts
-from autoindex_pipeline.providers.http import RetryPolicy
 from autoindex_pipeline.providers.news.base import ARTICLE_COLUMNS, ENTITY_COLUMNS, NewsProvider
 from autoindex_pipeline.providers.news.files import NewsFilesProvider
 from autoindex_pipeline.providers.news.marketaux import MarketauxProvider
 from autoindex_pipeline.providers.news.sample import SampleNewsProvider
 from autoindex_pipeline.providers.prices.base import ProviderError
 from autoindex_pipeline.providers.prices.files import FilesFormatError
-from autoindex_pipeline_tests.fakes import FakeClock
+from autoindex_pipeline_tests.fakes import FakeClock, fake_server_providers
 
 UNIVERSE_CSV = Path(__file__).resolve().parents[2] / "autoindex_pipeline" / "data" / "universe.csv"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "marketaux"
@@ -379,18 +378,8 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def make_provider(httpserver: HTTPServer, clock: FakeClock):
-    made: list[MarketauxProvider] = []
-
-    def make(**kwargs) -> MarketauxProvider:
-        kwargs.setdefault("retry", RetryPolicy(max_attempts=3, base_delay=1.0, max_delay=30.0, jitter=0.0))
-        kwargs.setdefault("base_url", httpserver.url_for(""))
-        provider = MarketauxProvider(TOKEN, clock=clock, sleep=clock.sleep, timeout=2.0, **kwargs)
-        made.append(provider)
-        return provider
-
-    yield make
-    for provider in made:
-        provider.close()
+    with fake_server_providers(MarketauxProvider, TOKEN, httpserver, clock) as make:
+        yield make
     httpserver.check_assertions()  # no request the test did not expect
 
 

@@ -15,14 +15,12 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from autoindex_pipeline.providers.http import RetryPolicy
 from autoindex_pipeline.providers.prices.twelvedata import TwelveDataProvider
-from autoindex_pipeline_tests.fakes import FakeClock
+from autoindex_pipeline_tests.fakes import FakeClock, fake_server_providers
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "twelvedata"
 KEY = "td-test-KEY-0123456789abcdef"
 NOW = dt.datetime(2024, 1, 10, 15, 0, 45, tzinfo=dt.UTC).timestamp()  # 10:00:45 in New York
-RETRY = RetryPolicy(max_attempts=3, base_delay=1.0, max_delay=30.0, jitter=0.0)
 
 
 def fixture(name: str) -> dict:
@@ -43,17 +41,6 @@ def no_unmatched_requests(httpserver: HTTPServer):
 
 @pytest.fixture
 def make_provider(httpserver: HTTPServer, clock: FakeClock):
-    """``make(**kwargs)``: a TwelveDataProvider against the fake server on the fake clock (retry
-    and base URL overridable), closed after the test."""
-    made: list[TwelveDataProvider] = []
-
-    def make(**kwargs) -> TwelveDataProvider:
-        kwargs.setdefault("retry", RETRY)
-        kwargs.setdefault("base_url", httpserver.url_for(""))
-        provider = TwelveDataProvider(KEY, clock=clock, sleep=clock.sleep, timeout=2.0, **kwargs)
-        made.append(provider)
-        return provider
-
-    yield make
-    for provider in made:
-        provider.close()
+    """``make(**kwargs)``: a TwelveDataProvider against the fake server on the fake clock."""
+    with fake_server_providers(TwelveDataProvider, KEY, httpserver, clock) as make:
+        yield make
