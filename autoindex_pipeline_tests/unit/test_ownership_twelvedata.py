@@ -1,5 +1,8 @@
-"""TwelveData's ownership endpoints against a local fake server. The bodies are written from
-TwelveData's documented response shape (no recorded response exists here)."""
+"""TwelveData's ownership endpoints against a local fake server. The bodies (fixtures/twelvedata/
+insider_transactions.json, institutional_holders.json) are hand-written in the response shape
+TwelveData documents (twelvedata.com/docs, "Insider transaction" and "Institutional holders":
+``meta`` with symbol, name, currency, exchange, mic_code, exchange_timezone; the rows under the
+endpoint's name); ../shared/docs/providers.md does not describe these endpoints."""
 
 from __future__ import annotations
 
@@ -11,19 +14,7 @@ from autoindex_pipeline.providers.ownership_twelvedata import TwelveDataOwnershi
 from autoindex_pipeline.providers.prices.base import ProviderError
 from autoindex_pipeline.providers.prices.twelvedata import TwelveDataProvider
 from autoindex_pipeline.providers.prices.twelvedata_shares import PlanLimitExceeded
-from autoindex_pipeline_tests.unit.twelvedata_server import KEY
-
-INSIDER = {"meta": {"symbol": "AAPL"}, "insider_transactions": [
-    {"full_name": "COOK TIMOTHY D", "position": "Chief Executive Officer", "date_reported": "2024-04-01",
-     "is_direct": True, "shares": 196410, "value": 33500000, "description": "Sale at price 168.60 - 172.53 per share."},
-    {"full_name": "LEVINSON ARTHUR D", "position": "Director", "date_reported": "2024-02-28",
-     "is_direct": False, "shares": 50000, "value": 9000000, "description": "Sale at price 180.00 per share."},
-]}
-HOLDERS = {"meta": {"symbol": "AAPL"}, "institutional_holders": [
-    {"entity_name": "Vanguard Group Inc", "date_reported": "2024-03-31", "shares": 1330000000, "value": 228000000000,
-     "percent_held": 0.0866},
-]}
-
+from autoindex_pipeline_tests.unit.twelvedata_server import KEY, fixture
 
 pytest_plugins = ["autoindex_pipeline_tests.unit.twelvedata_server"]
 
@@ -35,7 +26,7 @@ def provider(make_provider):
 
 
 def test_insider_rows_credits_and_a_symbol_that_fails(httpserver: HTTPServer, provider):
-    httpserver.expect_request("/insider_transactions", query_string="symbol=AAPL").respond_with_json(INSIDER)
+    httpserver.expect_request("/insider_transactions", query_string="symbol=AAPL").respond_with_json(fixture("insider_transactions.json"))
     httpserver.expect_request("/insider_transactions", query_string="symbol=ZZZZ").respond_with_json(
         {"code": 404, "message": "**symbol** not found: ZZZZ", "status": "error"})
     client = TwelveDataOwnership(provider)
@@ -49,7 +40,7 @@ def test_insider_rows_credits_and_a_symbol_that_fails(httpserver: HTTPServer, pr
 
 
 def test_holdings_and_a_plan_without_the_endpoint(httpserver: HTTPServer, provider):
-    httpserver.expect_request("/institutional_holders", query_string="symbol=AAPL").respond_with_json(HOLDERS)
+    httpserver.expect_request("/institutional_holders", query_string="symbol=AAPL").respond_with_json(fixture("institutional_holders.json"))
     client = TwelveDataOwnership(provider)
     frame = client.fetch_institutional_holdings(["AAPL"])
     assert frame.loc[0, "holder"] == "Vanguard Group Inc" and frame.loc[0, "percent_held"] == pytest.approx(0.0866)
