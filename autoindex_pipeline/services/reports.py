@@ -76,17 +76,36 @@ def _chart_inputs(report: PerformanceReport, index: pd.DataFrame, bench: pd.Data
     return index[shown], None if bench is None else bench[shown]
 
 
+# Significant digits a figure is fingerprinted to: far below anything a page shows (two decimals
+# of a percentage) and far above the floating-point noise (~1e-15 relative) between an index
+# extended session by session and the same index recomputed in full, or between two windows of
+# the same cleaned returns. Bitwise, every such recomputation would redraw every report.
+FINGERPRINT_DIGITS = 12
+
+
+def _rounded(value: object) -> object:
+    if isinstance(value, float):
+        return float(f"{value:.{FINGERPRINT_DIGITS}g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    return value
+
+
 def report_fingerprint(report: PerformanceReport, markdown: str, chart_index: pd.DataFrame,
                        chart_bench: pd.DataFrame | None, benchmark_label: str) -> str:
     """sha256 of everything the stored rows, the page and the chart are made of: the rows as
-    stored (exact floats), the page's text without its chart, and the chart's series."""
+    stored (figures to :data:`FINGERPRINT_DIGITS` significant digits), the page's text without
+    its chart, and the chart's series (to as many digits)."""
     digest = hashlib.sha256(RENDER_VERSION.encode())
-    for part in (report.rows(), report.contributor_rows(), report.allocation_change_rows(),
-                 render_html(report, None), markdown, benchmark_label):
-        digest.update(repr(part).encode())
+    for part in (report.rows(), report.contributor_rows(), report.allocation_change_rows()):
+        digest.update(repr(_rounded(part)).encode())
+    for text in (render_html(report, None), markdown, benchmark_label):
+        digest.update(text.encode())
     for frame in (chart_index, chart_bench):
         if frame is not None:
-            digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+            digest.update(frame.to_csv(index=False, float_format=f"%.{FINGERPRINT_DIGITS}g").encode())
     return digest.hexdigest()
 
 

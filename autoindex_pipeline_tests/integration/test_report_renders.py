@@ -166,3 +166,17 @@ def test_a_missing_page_is_rendered_again(setup):
     _run(engine, config, out_dir, drawn)
     (out_dir / "default" / "weekly_2025-W25.png").unlink()
     assert _run(engine, config, out_dir, drawn) == {"weekly_2025-W25"}
+
+
+def test_floating_point_noise_redraws_nothing_a_real_change_does(setup):
+    """An index recomputed in full differs from the one extended session by session by ~1e-15
+    relative: no report is different for it. A change in the tenth digit is a change."""
+    config, engine, out_dir, drawn = setup
+    _run(engine, config, out_dir, drawn)
+    t = schema.index_values
+    with engine.begin() as conn:
+        conn.execute(t.update().values(level=t.c.level * (1 + 4e-16)))
+    assert _run(engine, config, out_dir, drawn) == set()
+    with engine.begin() as conn:
+        conn.execute(t.update().where(t.c.date == CUT.date()).values(level=t.c.level * (1 + 1e-10)))
+    assert {"daily_2025-06-26", "weekly_2025-W26", "monthly_2025-06"} <= _run(engine, config, out_dir, drawn)
