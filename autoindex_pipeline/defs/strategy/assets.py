@@ -57,7 +57,8 @@ INDEX_SPECS = [
     dg.AssetSpec("index_values", group_name="strategy", kinds={"sql"}, automation_condition=INPUTS_UPDATED_AND_CHECKED,
                  description="Daily index level from base 100, beside the benchmark rebased to 100.",
                  metadata={"dagster/column_schema": column_schema(
-                     "index_values", descriptions={"level": "Total-return level, base 100", "benchmark_level": "Benchmark rebased to 100"})},
+                     "index_values", descriptions={"level": "Total-return level, base 100", "benchmark_level": "Benchmark rebased to 100",
+                                       "data_as_of": "The data version the row was computed from (an as-of run's moment)"})},
                  freshness_policy=DAILY_FRESHNESS, **_UI),
     dg.AssetSpec("risk_metrics", group_name="strategy", kinds={"sql"}, automation_condition=INPUTS_UPDATED_AND_CHECKED,
                  description="Risk and performance metrics as of each date, from the base date.",
