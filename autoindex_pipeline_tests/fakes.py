@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import json
+from pathlib import Path
 
 from autoindex_pipeline.providers.http import RetryPolicy
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 # Fast, deterministic retries for providers against a fake server (the clock is fake too).
 FAKE_SERVER_RETRY = RetryPolicy(max_attempts=3, base_delay=1.0, max_delay=30.0, jitter=0.0)
@@ -44,3 +48,8 @@ def fake_server_providers(cls, secret: str, httpserver, clock: FakeClock):
     finally:
         for provider in made:
             provider.close()
+
+
+def json_fixture(provider: str, name: str) -> dict:
+    """A recorded (or documented-shape) response body: fixtures/<provider>/<name>."""
+    return json.loads((FIXTURES / provider / name).read_text())

@@ -24,10 +24,9 @@ from autoindex_pipeline.providers.news.marketaux import MarketauxProvider
 from autoindex_pipeline.providers.news.sample import SampleNewsProvider
 from autoindex_pipeline.providers.prices.base import ProviderError
 from autoindex_pipeline.providers.prices.files import FilesFormatError
-from autoindex_pipeline_tests.fakes import FakeClock, fake_server_providers
+from autoindex_pipeline_tests.fakes import FakeClock, fake_server_providers, json_fixture
 
 UNIVERSE_CSV = Path(__file__).resolve().parents[2] / "autoindex_pipeline" / "data" / "universe.csv"
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "marketaux"
 UTC = dt.UTC
 
 
@@ -368,7 +367,7 @@ DAY = (utc(2024, 1, 5), utc(2024, 1, 6))
 
 
 def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / name).read_text())
+    return json_fixture("marketaux", name)
 
 
 @pytest.fixture

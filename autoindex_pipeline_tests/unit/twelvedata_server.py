@@ -9,22 +9,19 @@ PYTEST_DONT_REWRITE."""
 from __future__ import annotations
 
 import datetime as dt
-import json
-from pathlib import Path
 
 import pytest
 from pytest_httpserver import HTTPServer
 
 from autoindex_pipeline.providers.prices.twelvedata import TwelveDataProvider
-from autoindex_pipeline_tests.fakes import FakeClock, fake_server_providers
+from autoindex_pipeline_tests.fakes import FakeClock, fake_server_providers, json_fixture
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "twelvedata"
 KEY = "td-test-KEY-0123456789abcdef"
 NOW = dt.datetime(2024, 1, 10, 15, 0, 45, tzinfo=dt.UTC).timestamp()  # 10:00:45 in New York
 
 
 def fixture(name: str) -> dict:
-    return json.loads((FIXTURES / name).read_text())
+    return json_fixture("twelvedata", name)
 
 
 @pytest.fixture
