@@ -4,11 +4,14 @@ The glue between the warehouse and the pure methodology code (``domain``): read 
 computation needs, call the domain functions, write the results in ONE transaction. No Dagster
 here; the assets and the CLI both call :func:`update_strategy`.
 
-Three modes, chosen from the stored state of (strategy, config version):
+Four modes, chosen from the stored state of (strategy, config version):
 
 * **full**: no state yet, or prices ingested after the last computation are dated on or before
-  the last computed session (a backfill or correction of an old partition). Everything from
-  the base date is recomputed from stored prices and replaces the version's rows.
+  the last computed session (a backfill or correction of an old partition) and no stored
+  rebalance after the base date precedes the change. Everything from the base date is
+  recomputed from stored prices and replaces the version's rows.
+* **restart**: the same change, with a stored rebalance before it (``services/index_restart.py``):
+  an incremental update from the state after that rebalance, replacing the rows after it.
 * **incremental**: new sessions only. Prices are read for the lookback window before the first
   new session (``strategy.lookback_sessions``: trimmed history gives identical targets), the
   index continues from the stored level and holdings, metrics extend the stored series.
@@ -44,6 +47,7 @@ from autoindex_pipeline.domain.index import IndexState, benchmark_levels, comput
 from autoindex_pipeline.domain.params import StrategyParams
 from autoindex_pipeline.domain.sleeves import SLEEVES, sleeve_rows
 from autoindex_pipeline.services.gate import session_gate
+from autoindex_pipeline.services.index_restart import restart_point
 from autoindex_pipeline.services.returns import read_clean_returns
 from autoindex_pipeline.warehouse.corporate_actions import earliest_ex_date_seen_after, newest_first_seen
 from autoindex_pipeline.warehouse.read import read_shares
@@ -170,6 +174,13 @@ def update_strategy(engine: sa.Engine, config: AutoIndexConfig, name: str, as_of
     # A state written before the price-return series existed cannot be extended: recompute.
     no_price_state = state_row is not None and state_row.get("price_holdings") is None
     full = as_of is not None or state_row is None or no_price_state or (dirty_from is not None and dirty_from <= state_date)
+    # Inputs changed inside the history: continue from the last stored rebalance before the
+    # change when there is one (services/index_restart.py), as an incremental update from there.
+    restart = None
+    if full and as_of is None and state_row is not None and not no_price_state:
+        restart = restart_point(engine, config, strat, name, version, state_row["prices_watermark"], dirty_from, last)
+    if restart is not None:
+        state_row, state_date, full = restart.state, restart.date, False
     if not full and state_date >= last:
         report.last_date = state_date
         return report
@@ -224,7 +235,7 @@ def update_strategy(engine: sa.Engine, config: AutoIndexConfig, name: str, as_of
         price_bench = benchmark_levels(price_returns[benchmark], d0) if benchmark in price_returns else None
         history = None
     else:
-        report.mode = "incremental"
+        report.mode = "incremental" if restart is None else restart.mode
         new_dates = candidate_dates[candidate_dates > state_date]
         targets = strategy.target_weights(clean, returns, shares, strat, new_dates, sentiment, benchmark=benchmark)
         d0 = None
@@ -240,6 +251,7 @@ def update_strategy(engine: sa.Engine, config: AutoIndexConfig, name: str, as_of
             for frame, level in ((returns, "benchmark_level"), (price_returns, "price_benchmark_level"))
         )
         history = read_index_history(engine, name, version)
+        history = history[history["date"] <= state_date]  # a restart replaces the rows after it
 
     index_rows = _index_rows(daily, bench).merge(
         _index_rows(price_daily, price_bench).drop(columns="is_rebalance").add_prefix("price_").rename(columns={"price_date": "date"}),

@@ -129,13 +129,14 @@ def test_without_dividends_the_two_levels_are_equal_and_a_late_dividend_recomput
     before = index["level"].copy()
 
     # A dividend of AAPL learnt now, with an ex-date in the computed history: the next update
-    # recomputes from the base date and the total return moves from the ex-date on.
+    # recomputes from the last rebalance before the ex-date (services/index_restart.py) and the
+    # total return moves from the ex-date on.
     ex_date = pd.Timestamp("2025-05-12")
     upsert_corporate_actions(engine, pd.DataFrame({"symbol": ["AAPL"], "ex_date": [ex_date], "kind": ["dividend"],
                                                    "amount": [2.0], "currency": ["USD"], "source": ["test"]}),
                              now=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1))
     report = update_strategy(engine, config, "default")
-    assert report.mode.startswith("full (inputs changed from 2025-05-12")
+    assert report.mode == "restart at the rebalance of 2025-05-05 (inputs changed from 2025-05-12)"
     after = _index(engine)
     unchanged = after.index < ex_date
     assert after.loc[unchanged, "level"].tolist() == before[unchanged].tolist()
