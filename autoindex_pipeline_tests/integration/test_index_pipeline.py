@@ -145,7 +145,8 @@ def test_backfilling_an_old_partition_recomputes_what_depends_on_it(indexed):
     result = run_index_job(config, path, instance=instance)
     assert result.success
     logs = "\n".join(str(e.message) for e in instance.all_logs(result.run_id))
-    assert "full (inputs changed from 2025-03-03)" in logs
+    # Restarted at the last rebalance before the change (services/index_restart.py), not from D0.
+    assert "restart at the rebalance of 2025-02-2" in logs and "(inputs changed from 2025-03-03)" in logs
     after = _index(engine)
     changed = after.loc[after["level"].sub(before["level"]).abs() > 1e-12, "date"]
     assert len(changed) and changed.min() >= pd.Timestamp("2025-03-03")  # nothing before it moved
@@ -256,4 +257,4 @@ def test_sentiment_tilt_reads_sentiment_daily_point_in_time(tmp_path, monkeypatc
         assert run_news_job(config, str(path), dt.date(2025, 1, 20), dt.date(2025, 1, 31), instance=instance).success
         result = run_index_job(config, str(path), instance=instance)
         logs = "\n".join(str(e.message) for e in instance.all_logs(result.run_id))
-        assert "tilted" in logs and "full (inputs changed from 2025-01-20)" in logs
+        assert "tilted" in logs and "restart at the rebalance of" in logs and "(inputs changed from 2025-01-20)" in logs
