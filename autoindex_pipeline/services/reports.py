@@ -132,6 +132,12 @@ def _strategy_reports(engine: sa.Engine, config: AutoIndexConfig, name: str, out
     allocations = read_allocation_targets(engine, name, strat.version)
     last = index["date"].iloc[-1]
     first_needed = min(pd.Timestamp(period_bounds(d, "monthly")[0]) for d in _report_dates(last, "monthly"))
+    # Contributors drift the targets from the last rebalance before a period's start: read the
+    # returns from there, or a report's figures would depend on the day it was computed (last
+    # month's report of a monthly strategy drifted from a rebalance before the window read).
+    rebalances = allocations.loc[allocations["date"] <= first_needed, "date"]
+    if len(rebalances):
+        first_needed = min(first_needed, rebalances.max())
     sessions = sessions_between(first_needed - pd.Timedelta(days=10), last, config.prices.calendar)
     # The index's own reading of prices (exclude overrides applied), so contributors explain it.
     returns = read_clean_returns(

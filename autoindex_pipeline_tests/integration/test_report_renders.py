@@ -19,13 +19,14 @@ import sqlalchemy as sa
 from autoindex_pipeline.config import load_config
 from autoindex_pipeline.domain.calendar import sessions_between
 from autoindex_pipeline.domain.index import compute_index
+from autoindex_pipeline.domain.performance import period_report
 from autoindex_pipeline.services import reports
 from autoindex_pipeline.services.returns import read_clean_returns
 from autoindex_pipeline.warehouse import schema
 from autoindex_pipeline.warehouse.engine import create_warehouse_engine
 from autoindex_pipeline.warehouse.load import replace_prices
 from autoindex_pipeline.warehouse.migrate import upgrade
-from autoindex_pipeline.warehouse.reports import REPORT_TABLES
+from autoindex_pipeline.warehouse.reports import REPORT_TABLES, read_allocation_targets, read_index_frame
 from autoindex_pipeline_tests.conftest import write_config
 
 HELD = {"AAPL": 0.4, "MSFT": 0.35, "XOM": 0.25}
@@ -180,3 +181,23 @@ def test_floating_point_noise_redraws_nothing_a_real_change_does(setup):
     with engine.begin() as conn:
         conn.execute(t.update().where(t.c.date == CUT.date()).values(level=t.c.level * (1 + 1e-10)))
     assert {"daily_2025-06-26", "weekly_2025-W26", "monthly_2025-06"} <= _run(engine, config, out_dir, drawn)
+
+
+def test_last_months_report_drifts_from_its_rebalance_whatever_the_day(setup):
+    """May's start weights are April 1's targets drifted through April: the returns must be read
+    from there. (Read from ten days before May, May's contributors and allocation changes were
+    those of an April half missing, and changed with the day the report was computed.)"""
+    config, engine, out_dir, drawn = setup
+    strat = config.strategies["default"]
+    built = {(r.report.period, r.report.label): r.report for r in reports.build_reports(engine, config, out_dir)}
+    index = read_index_frame(engine, "default", strat.version)
+    returns = read_clean_returns(engine, config.symbols, SESSIONS, strat.max_forward_fill_days,
+                                 strat.min_daily_return, strat.max_daily_return).returns
+    bench = index.loc[:, ["date", "benchmark_level", "benchmark_return"]].rename(
+        columns={"benchmark_level": "level", "benchmark_return": "daily_return"})
+    may = period_report(index.loc[:, ["date", "level", "daily_return", "turnover", "is_rebalance"]],
+                        None if bench["level"].isna().all() else bench, read_allocation_targets(engine, "default", strat.version),
+                        returns, "monthly", pd.Timestamp("2025-05-30"), strategy="default",
+                        risk_free_rate=strat.risk_free_rate, calendar=config.prices.calendar)
+    assert pd.DataFrame(built[("monthly", "2025-05")].allocation_change_rows()).equals(pd.DataFrame(may.allocation_change_rows()))
+    assert pd.DataFrame(built[("monthly", "2025-05")].contributor_rows()).equals(pd.DataFrame(may.contributor_rows()))
