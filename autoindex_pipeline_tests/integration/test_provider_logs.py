@@ -40,6 +40,10 @@ def test_a_retried_call_is_in_the_runs_event_log(tmp_path, monkeypatch, httpserv
         return Response(json.dumps(body if len(symbols) > 1 else body[symbols[0]]), content_type="application/json")
 
     httpserver.expect_request("/time_series").respond_with_handler(time_series)
+    # corporate_actions runs before prices in prices_job: with these unserved, each symbol's
+    # /splits got pytest-httpserver's 500 five times, with real backoff sleeps (~60 s a run).
+    httpserver.expect_request("/splits").respond_with_json({"meta": {}, "splits": []})
+    httpserver.expect_request("/dividends").respond_with_json({"meta": {}, "dividends": []})
     monkeypatch.setenv("TWELVEDATA_API_KEY", "td-key-for-the-log-test")
     monkeypatch.setenv(DATABASE_URL_ENV_VAR, f"sqlite:///{tmp_path / 'wh.sqlite'}")
     path = write_config(
