@@ -17,6 +17,7 @@ from autoindex_pipeline.services.index import update_strategy
 from autoindex_pipeline.warehouse import load, schema
 from autoindex_pipeline.warehouse.corporate_actions import upsert_corporate_actions
 from autoindex_pipeline.warehouse.engine import create_warehouse_engine
+from autoindex_pipeline.warehouse.gate import ABSENCE_KINDS, record_absence
 from autoindex_pipeline.warehouse.index_restart import earliest_input_change
 from autoindex_pipeline.warehouse.migrate import upgrade
 from autoindex_pipeline_tests.conftest import write_config
@@ -165,3 +166,35 @@ def test_earliest_input_change_reads_every_input_recorded_after_the_moment(setup
         conn.execute(schema.price_overrides.insert().values(symbol="KO", date=dt.date(2025, 2, 3), action="exclude",
                                                             reason="test", created_by="test", created_at=T2))
     assert earliest_input_change(engine, T1) == pd.Timestamp("2025-02-03")
+
+
+def test_a_restart_comes_before_the_sessions_the_gate_may_hold(setup):
+    engine, config, prices = setup
+    newest, monday = pd.Timestamp("2025-02-25"), pd.Timestamp("2025-02-24")
+    # The sessions after Tuesday 02-25 withdrawn; MSFT's close of Monday 02-24 withdrawn with a
+    # recorded absence (a known reason: published with the forward fill, nothing held); AAPL
+    # corrected on 02-25.
+    load.replace_prices(engine, prices.iloc[0:0], config.symbols, (newest + pd.Timedelta(days=1)).date(), END.date(),
+                        ingested_at=T2)
+    load.replace_prices(engine, prices.iloc[0:0], ["MSFT"], monday.date(), monday.date(), ingested_at=T2)
+    record_absence(engine, "MSFT", monday.date(), monday.date(), ABSENCE_KINDS[0], "test", "test")
+    _correct(engine, prices, day=newest)
+    report = update_strategy(engine, config, "default")
+    assert report.mode.startswith("restart at the rebalance of") and report.held_from is None and report.last_date == newest
+    # The absence is withdrawn (no input dated 02-24 changes: only the gate's verdict does) and
+    # AAPL corrected again on 02-25. The last rebalance before the change, Monday 02-24, is now held;
+    # a restart there would publish nothing. It comes before the newest hold_incomplete_sessions
+    # (3) sessions and the one before them, and publishes to Friday 02-21 like a full recompute.
+    with engine.begin() as conn:
+        conn.execute(schema.price_absences.delete())
+    _correct(engine, prices, factor=1.1, day=newest, at=T2 + dt.timedelta(hours=1))
+    report = update_strategy(engine, config, "default")
+    restart = pd.Timestamp(report.mode.split("rebalance of ")[1].split(" ")[0])
+    assert report.mode.startswith("restart at the rebalance of") and restart < pd.Timestamp("2025-02-20")
+    assert report.held_from == monday and report.last_date == pd.Timestamp("2025-02-21")
+    restarted = _rows(engine, "index_values", "default")
+    assert restarted["date"].max() == pd.Timestamp("2025-02-21")
+    _forget(engine)
+    report = update_strategy(engine, config, "default")
+    assert report.mode == "full" and report.held_from == monday
+    _assert_close(restarted, _rows(engine, "index_values", "default"), SERIES)
