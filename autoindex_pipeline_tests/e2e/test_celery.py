@@ -30,7 +30,7 @@ from autoindex_pipeline_tests.e2e import (
     write_dagster_home,
 )
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.heavy(45)]  # topology, worker and the run
 
 BROKER = os.environ.get("AUTOINDEX_TEST_CELERY_BROKER", "pyamqp://guest:guest@127.0.0.1:5672//")
 BACKEND = os.environ.get("AUTOINDEX_TEST_CELERY_BACKEND", "redis://127.0.0.1:6379/0")

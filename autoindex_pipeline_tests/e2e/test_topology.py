@@ -35,7 +35,7 @@ from autoindex_pipeline_tests.e2e import (
     write_dagster_home,
 )
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.heavy(90)]  # the deployment's start and backfill
 
 SYMBOLS = ["AAPL", "MSFT", "KO", "JPM", "GLD"]  # + the benchmark SPY
 SESSIONS = ["2025-06-02", "2025-06-03", "2025-06-04", "2025-06-05", "2025-06-06"]

@@ -227,6 +227,7 @@ def test_documented_sample_absences_are_grouped_and_dated(embedded):
         "2025-02-10", "2025-06-10", "2025-10-13", "2026-02-10", "2026-06-10", "2026-10-13"]
 
 
+@pytest.mark.heavy(25)
 def test_a_second_demo_records_no_duplicate_absence(embedded):
     import re
 

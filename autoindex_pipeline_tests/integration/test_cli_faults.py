@@ -86,6 +86,7 @@ def _slot_holders(instance: dg.DagsterInstance) -> set[str]:
     return instance.event_log_storage.get_concurrency_info("provider_prices").active_run_ids
 
 
+@pytest.mark.heavy(25)
 def test_a_sigkilled_run_no_longer_blocks_the_next(production, tmp_path):
     config, instance = production
     hold = tmp_path / "hold"
@@ -114,6 +115,7 @@ def test_a_sigkilled_run_no_longer_blocks_the_next(production, tmp_path):
     assert {r.status for r in _runs(instance).values()} == {dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.SUCCESS}
 
 
+@pytest.mark.heavy(25)
 def test_a_waiting_run_says_why_and_sigterm_cancels_it(production, tmp_path):
     config, instance = production
     hold = tmp_path / "hold"

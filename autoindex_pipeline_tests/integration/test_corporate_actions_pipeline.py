@@ -8,6 +8,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from autoindex_pipeline.cli.runner import run_index_job, run_prices_job
 from autoindex_pipeline.config import load_config
@@ -58,6 +59,7 @@ def _independent_returns(engine, config, sessions):
     return total, daily_returns(adjusted, -0.5, 0.5), daily_returns(clean_closes(raw, 2), -0.5, 0.5)
 
 
+@pytest.mark.heavy(20)
 def test_nvda_splits_do_not_move_the_index_and_dividends_separate_the_two_levels(stack, tmp_path):
     _, _, instance = stack
     path, config = _config(tmp_path, [*SYMBOLS, PAYER])
@@ -115,6 +117,7 @@ def _corporate_actions_range(instance) -> str:
     return event.asset_materialization.metadata["range"].value
 
 
+@pytest.mark.heavy(30)
 def test_without_dividends_the_two_levels_are_equal_and_a_late_dividend_recomputes(stack, tmp_path):
     _, _, instance = stack
     path, config = _config(tmp_path, SYMBOLS)  # NVDA's splits only: no dividend

@@ -9,6 +9,7 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from autoindex_pipeline.cli.runner import run_index_job, run_prices_job
 from autoindex_pipeline.config import load_config
@@ -16,6 +17,8 @@ from autoindex_pipeline.warehouse.engine import create_warehouse_engine
 from autoindex_pipeline.warehouse.gate import read_open_verdicts
 from autoindex_pipeline.warehouse.read import read_prices, read_table
 from autoindex_pipeline_tests.conftest import write_config
+
+pytestmark = pytest.mark.heavy(40)  # each test runs several prices and index jobs
 
 FIRST, LAST = pd.Timestamp("2024-10-01"), pd.Timestamp("2025-02-27")
 NEXT = pd.Timestamp("2025-02-28")

@@ -58,6 +58,7 @@ def fresh(tmp_path, monkeypatch):
     return tmp_path, load_config(path)
 
 
+@pytest.mark.heavy(40)  # the demo, then every command
 def test_every_post_demo_command_works_as_written_in_order(fresh):
     tmp_path, config = fresh
     outputs = []
