@@ -76,11 +76,17 @@ def _chart_inputs(report: PerformanceReport, index: pd.DataFrame, bench: pd.Data
     return index[shown], None if bench is None else bench[shown]
 
 
-# Significant digits a figure is fingerprinted to: far below anything a page shows (two decimals
-# of a percentage) and far above the floating-point noise (~1e-15 relative) between an index
-# extended session by session and the same index recomputed in full, or between two windows of
-# the same cleaned returns. Bitwise, every such recomputation would redraw every report.
-FINGERPRINT_DIGITS = 12
+# Significant digits a figure (and a chart's series) is fingerprinted to. An index extended
+# session by session and the same index recomputed in full differ by ~1e-15 relative, as do the
+# same returns read over two windows: bitwise, such a recomputation would redraw every report,
+# and any rounding can still flip a value lying on a rounding boundary, with a probability of
+# about that noise over the rounding step per value. 9 digits for the figures (a page shows
+# two decimals of a percentage; ~2,000 values a report: one redundant redraw in ~500 full
+# recomputations), 6 for the chart's series (a pixel is about 0.1 % of its height; ~10,000
+# values: one in ~100,000). A change below that is not a change of the report: its stored rows
+# then stay those of its last rendering, within 1e-9 relative of a fresh computation.
+FINGERPRINT_DIGITS = 9
+CHART_DIGITS = 6
 
 
 def _rounded(value: object) -> object:
@@ -97,7 +103,7 @@ def report_fingerprint(report: PerformanceReport, markdown: str, chart_index: pd
                        chart_bench: pd.DataFrame | None, benchmark_label: str) -> str:
     """sha256 of everything the stored rows, the page and the chart are made of: the rows as
     stored (figures to :data:`FINGERPRINT_DIGITS` significant digits), the page's text without
-    its chart, and the chart's series (to as many digits)."""
+    its chart, and the chart's series (to :data:`CHART_DIGITS`)."""
     digest = hashlib.sha256(RENDER_VERSION.encode())
     for part in (report.rows(), report.contributor_rows(), report.allocation_change_rows()):
         digest.update(repr(_rounded(part)).encode())
@@ -105,7 +111,7 @@ def report_fingerprint(report: PerformanceReport, markdown: str, chart_index: pd
         digest.update(text.encode())
     for frame in (chart_index, chart_bench):
         if frame is not None:
-            digest.update(frame.to_csv(index=False, float_format=f"%.{FINGERPRINT_DIGITS}g").encode())
+            digest.update(frame.to_csv(index=False, float_format=f"%.{CHART_DIGITS}g").encode())
     return digest.hexdigest()
 
 
