@@ -56,8 +56,9 @@ def test_the_daily_check_recomputes_one_rebalance_period_and_agrees_with_the_ful
     full = evaluate_index(engine, config, new_from, full_recomputation=True)["index_recomputation"]
     assert daily.passed and full.passed, (daily.offending, full.offending)
     assert full.evaluated == 2 * _rows(engine)  # total return and price return, every session
-    # After the last rebalance before NEW only (the default strategy rebalances monthly).
-    assert 2 <= daily.evaluated <= 2 * 23
+    # After the last rebalance before NEW only: the default strategy rebalances weekly, on
+    # Monday 2025-06-23, so 06-24..06-30, both series.
+    assert daily.evaluated == 2 * 5
     assert daily.observed <= 1e-9 and full.observed <= 1e-9
     # Without new_from (the old call) the whole history, as before.
     assert evaluate_index(engine, config)["index_recomputation"].evaluated == full.evaluated
