@@ -230,6 +230,7 @@ def test_point_in_time_perturbing_every_price_after_d_changes_nothing_up_to_d(in
             assert not np.allclose(after_old["level"].to_numpy(), after_new["level"].to_numpy())  # the perturbation bites
 
 
+@pytest.mark.heavy(40)  # prices, news and the index twice, on its own stack
 def test_sentiment_tilt_reads_sentiment_daily_point_in_time(tmp_path, monkeypatch):
     import dagster as dg
 
