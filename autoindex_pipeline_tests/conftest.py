@@ -11,6 +11,8 @@ are its own. What a test author must know:
   using ``warehouse_templates`` are grouped per backend, so each template is built once. A test
   may also name its group with ``pytest.mark.xdist_group("name")`` (honoured by the scheduler
   here: xdist's own grouping does not work on pytest 9).
+* A session-scoped fixture is built once per worker, so twice a suite: keep it cheap, or put
+  its users in one ``xdist_group``.
 * Mark a test (or a module, with ``pytestmark``) ``heavy(seconds)`` when it takes more than about
   15 s alone: under xdist the heaviest work is handed out first, so a long test does not start
   last and leave the other worker idle. ``seconds`` is a rough figure on a quiet machine.
