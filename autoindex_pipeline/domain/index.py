@@ -311,8 +311,13 @@ def _drift(plan: _Plan) -> _Drift:
             multiply(rows[t - 1], rows[t], out=rows[t])
         value[lo : hi + 1] = growth[lo : hi + 1] @ held[j]
     value_end = value[ends][:, None]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        drifted = np.where(value_end > 0, held * growth[ends] / value_end, held)
+    drifted = held * growth[ends]
+    if (value_end > 0).all():
+        drifted /= value_end
+    else:
+        # A period that lost everything keeps its weights (nothing to renormalise).
+        with np.errstate(invalid="ignore", divide="ignore"):
+            drifted = np.where(value_end > 0, drifted / value_end, held)
     return _Drift(starts, ends, held, growth, value, drifted)
 
 
