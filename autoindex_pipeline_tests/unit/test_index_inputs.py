@@ -1,0 +1,68 @@
+"""The index engine's inputs in any shape pandas hands them: the same numbers whatever the order
+of the target rows, the memory layout of the returns frame, or extra and missing columns."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from autoindex_pipeline.domain.calendar import sessions_between
+from autoindex_pipeline.domain.index import compute_index, start_of_day_holdings
+
+SESSIONS = sessions_between("2024-01-02", "2024-06-28")
+SYMBOLS = ["A", "B", "C", "D", "E"]
+
+
+def _inputs(seed: int = 3) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    returns = pd.DataFrame(rng.normal(0.0005, 0.02, (len(SESSIONS), len(SYMBOLS))), index=SESSIONS, columns=SYMBOLS)
+    returns = returns.mask(rng.random(returns.shape) < 0.05)
+    rows = []
+    for day in SESSIONS[::5]:
+        chosen = [s for s in SYMBOLS if rng.random() < 0.8] or ["A"]
+        weights = rng.random(len(chosen))
+        rows += [(day, s, w / weights.sum()) for s, w in zip(chosen, weights, strict=True)]
+    return returns, pd.DataFrame(rows, columns=["date", "symbol", "weight"])
+
+
+def _same(a: tuple[pd.DataFrame, object], b: tuple[pd.DataFrame, object]) -> None:
+    pd.testing.assert_frame_equal(a[0], b[0], check_exact=True)
+    assert a[1].to_dict() == b[1].to_dict()
+
+
+@pytest.mark.parametrize("bps", [0.0, 10.0])
+def test_shuffled_target_rows_give_the_same_index(bps: float) -> None:
+    returns, targets = _inputs()
+    base = targets["date"].min()
+    _same(compute_index(returns, targets, base, bps), compute_index(returns, targets.sample(frac=1, random_state=1), base, bps))
+
+
+def test_the_returns_frame_layout_and_an_extra_column_do_not_change_the_numbers() -> None:
+    returns, targets = _inputs()
+    base = targets["date"].min()
+    plain = compute_index(returns, targets, base, 10.0)
+    # A frame of several blocks (its values come back Fortran-ordered) with an unrelated column.
+    split = pd.concat([returns[["A", "B"]], returns[["C", "D", "E"]]], axis=1)
+    split["SPY"] = 0.01
+    assert split.to_numpy().flags["F_CONTIGUOUS"]
+    _same(plain, compute_index(split, targets, base, 10.0))
+    _same(plain, compute_index(split[["SPY", *SYMBOLS[::-1]]], targets, base, 10.0))
+
+
+def test_a_target_symbol_without_returns_is_held_at_a_zero_return() -> None:
+    returns, targets = _inputs()
+    base = targets["date"].min()
+    with_zero = returns.assign(E=np.nan)
+    _same(compute_index(with_zero, targets, base, 10.0), compute_index(returns.drop(columns="E"), targets, base, 10.0))
+
+
+def test_target_rows_dated_off_the_sessions_are_ignored() -> None:
+    returns, targets = _inputs()
+    base = targets["date"].min()
+    saturday = pd.DataFrame({"date": [pd.Timestamp("2024-03-09")], "symbol": ["A"], "weight": [1.0]})
+    _same(compute_index(returns, targets, base), compute_index(returns, pd.concat([targets, saturday]), base))
+    rows, end = start_of_day_holdings(returns, targets, base, SESSIONS[60])
+    rows2, end2 = start_of_day_holdings(returns, pd.concat([saturday, targets]), base, SESSIONS[60])
+    pd.testing.assert_frame_equal(rows, rows2, check_exact=True)
+    pd.testing.assert_series_equal(end, end2, check_exact=True)
