@@ -4,9 +4,12 @@ embedded image, read from the stored rows of every strategy's current version.""
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+import pandas as pd
 
 from autoindex_pipeline.config import AutoIndexConfig
 from autoindex_pipeline.reporting.charts import chart_markdown
@@ -27,6 +30,27 @@ class IndexFigures:
     """``<strategy> <metric>`` of the newest risk-metrics row (only the defined ones)."""
     charts: dict[str, str] = field(default_factory=dict)
     """strategy -> Markdown image of the index vs the benchmark with drawdowns."""
+
+
+# The charts last drawn in this process, by what they draw: index_values and performance_reports
+# both show the chart of the same rows within one run (in-process executor), and drawing it is
+# most of the cost of either's figures (~0.4 s a strategy).
+_DRAWN: dict[str, str] = {}
+_DRAWN_KEEP = 8
+
+
+def _chart(name: str, index, bench, config: AutoIndexConfig) -> str:
+    title = f"{name} vs {config.universe.benchmark} (base 100)"
+    digest = hashlib.sha256(f"{title}|{config.universe.benchmark}".encode())
+    for frame in (index, bench):
+        if frame is not None:
+            digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    key = digest.hexdigest()
+    if key not in _DRAWN:
+        if len(_DRAWN) >= _DRAWN_KEEP:
+            _DRAWN.pop(next(iter(_DRAWN)))
+        _DRAWN[key] = chart_markdown(index, bench, title=title, index_label=name, benchmark_label=config.universe.benchmark)
+    return _DRAWN[key]
 
 
 def _number(value) -> float | None:
@@ -57,9 +81,6 @@ def index_figures(engine: sa.Engine, config: AutoIndexConfig) -> IndexFigures:
         if len(index) >= 2:
             bench = index.loc[:, ["date", "benchmark_level", "benchmark_return"]].rename(
                 columns={"benchmark_level": "level", "benchmark_return": "daily_return"})
-            out.charts[name] = chart_markdown(
-                index.loc[:, ["date", "level", "daily_return"]], None if bench["level"].isna().all() else bench,
-                title=f"{name} vs {config.universe.benchmark} (base 100)", index_label=name,
-                benchmark_label=config.universe.benchmark,
-            )
+            out.charts[name] = _chart(name, index.loc[:, ["date", "level", "daily_return"]],
+                                      None if bench["level"].isna().all() else bench, config)
     return out

@@ -20,7 +20,7 @@ from autoindex_pipeline.config import load_config
 from autoindex_pipeline.domain.calendar import sessions_between
 from autoindex_pipeline.domain.index import compute_index
 from autoindex_pipeline.domain.performance import period_report
-from autoindex_pipeline.services import reports
+from autoindex_pipeline.services import reports, ui_figures
 from autoindex_pipeline.services.returns import read_clean_returns
 from autoindex_pipeline.warehouse import schema
 from autoindex_pipeline.warehouse.engine import create_warehouse_engine
@@ -201,3 +201,24 @@ def test_last_months_report_drifts_from_its_rebalance_whatever_the_day(setup):
                         risk_free_rate=strat.risk_free_rate, calendar=config.prices.calendar)
     assert pd.DataFrame(built[("monthly", "2025-05")].allocation_change_rows()).equals(pd.DataFrame(may.allocation_change_rows()))
     assert pd.DataFrame(built[("monthly", "2025-05")].contributor_rows()).equals(pd.DataFrame(may.contributor_rows()))
+
+
+def test_the_ui_chart_of_the_same_rows_is_drawn_once_per_process(setup, monkeypatch):
+    """index_values and performance_reports both show it within one run: drawn for the first."""
+    config, engine, out_dir, drawn = setup
+    calls: list[str] = []
+    real = ui_figures.chart_markdown
+
+    def counted(*args, **kwargs):
+        calls.append(kwargs["title"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ui_figures, "chart_markdown", counted)
+    monkeypatch.setattr(ui_figures, "_DRAWN", {})  # another test may have drawn the same rows
+    first = ui_figures.index_figures(engine, config).charts
+    again = ui_figures.index_figures(engine, config).charts
+    assert len(calls) == 1 and again == first and first["default"].startswith("![default vs")
+    t = schema.index_values
+    with engine.begin() as conn:
+        conn.execute(t.update().where(t.c.date == CUT.date()).values(level=t.c.level * 1.01))
+    assert ui_figures.index_figures(engine, config).charts["default"] != first["default"] and len(calls) == 2
