@@ -197,6 +197,7 @@ class _DeferredModule(types.ModuleType):
     def __init__(self, name: str, spec: Any) -> None:
         super().__init__(name)
         self.__spec__ = spec
+        self.__file__ = spec.origin  # what tools walking sys.modules read, as the real module has it
         if spec.submodule_search_locations is not None:
             self.__path__ = list(spec.submodule_search_locations)
         self._real: types.ModuleType | None = None
