@@ -202,6 +202,13 @@ def test_cli_run_as_of_and_export_as_of(setup, tmp_path, monkeypatch, warehouse_
     assert result.exit_code == 0, result.output
     exported = pd.read_csv(out, parse_dates=["date"])
     _same_bits(exported, first, ("level", "price_level"))
+    result = runner.invoke(main, ["export", "index_values", "--config", path, "--as-of", moment, "--strategy", "default",
+                                  "--output", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    exported = pd.read_csv(out, parse_dates=["date"])
+    _same_bits(exported, first[first["strategy"] == "default"].reset_index(drop=True), ("level", "price_level"))
+    wrong = runner.invoke(main, ["export", "allocations", "--config", path, "--as-of", moment])
+    assert wrong.exit_code != 0 and "--as-of applies to index_values" in wrong.output
 
     bad = runner.invoke(main, ["run", "--config", path, "--as-of", "yesterday-ish"])
     assert bad.exit_code != 0 and "--as-of 'yesterday-ish' is not a timestamp" in bad.output
