@@ -14,6 +14,7 @@ from autoindex_pipeline.warehouse import schema
 from autoindex_pipeline.warehouse.engine import is_postgres
 from autoindex_pipeline.warehouse.gate import latest_rejection, resolve_by_override
 from autoindex_pipeline.warehouse.locks import serialize_writers
+from autoindex_pipeline.warehouse.revisions import record_price_row
 
 ACTIONS = ("exclude", "accept")
 
@@ -64,11 +65,12 @@ def _promote_refused(conn: sa.Connection, symbol: str, date: dt.date) -> bool:
     if refused is None:
         return False
     prices = schema.prices
+    values = {**{k: refused[k] for k in ("open", "high", "low", "close", "volume", "source")}, "adj_close": None}
+    now = dt.datetime.now(dt.UTC)
     conn.execute(prices.delete().where(prices.c.symbol == symbol, prices.c.date == date))
-    conn.execute(prices.insert().values(
-        symbol=symbol, date=date, **{k: refused[k] for k in ("open", "high", "low", "close", "volume", "source")},
-        adj_close=None, ingested_at=dt.datetime.now(dt.UTC),
-    ))
+    conn.execute(prices.insert().values(symbol=symbol, date=date, **values, ingested_at=now))
+    # The promoted value is a new value of the key like any delivery's (as-of reads see it from now).
+    record_price_row(conn, symbol, date, values, now)
     return True
 
 

@@ -107,6 +107,20 @@ def record_price_revisions(
     return added + (conn.execute(stmt, {"recorded": bind_moment(conn, recorded_at)}, execution_options=_COUNTED).rowcount or 0)
 
 
+def record_price_row(conn: sa.Connection, symbol: str, date: dt.date, values: dict, recorded_at: dt.datetime) -> None:
+    """In the caller's transaction: the revision of one price row written outside
+    ``load.replace_prices`` (an accepted refused row promoted into ``prices``)."""
+    revisions = schema.price_revisions
+    row = {"symbol": symbol, "date": date, "recorded_at": recorded_at, **{c: values.get(c) for c in _VALUES},
+           "withdrawn": False}
+    stmt = _insert(conn).values(**row)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[revisions.c.symbol, revisions.c.date, revisions.c.recorded_at],
+        set_={c: stmt.excluded[c] for c in (*_VALUES, "withdrawn")},
+    )
+    conn.execute(stmt)
+
+
 def as_of_prices(
     columns: Sequence[str],
     as_of: dt.datetime,

@@ -130,3 +130,24 @@ def test_the_migration_backfills_the_stored_prices_as_revisions_at_their_ingesti
     assert len(revisions) == 3 and not revisions["withdrawn"].any()
     assert set(revisions["recorded_at"]) == {pd.Timestamp(T1)}
     pd.testing.assert_frame_equal(read.read_closes(engine, as_of=T1), read.read_closes(engine))
+
+
+def test_an_accepted_refused_row_promoted_into_prices_is_a_revision(engine):
+    from autoindex_pipeline.warehouse.gate import record_refusals
+    from autoindex_pipeline.warehouse.overrides import set_override
+
+    load.replace_prices(engine, _prices(), ["AAA", "BBB"], START, END, ingested_at=T1)
+    stored = _close(read.read_closes(engine), "AAA", "2024-01-03")
+    refused = pd.DataFrame({"symbol": ["AAA"], "date": [pd.Timestamp("2024-01-03")], "open": [stored * 3],
+                            "high": [stored * 3], "low": [stored * 3], "close": [stored * 3], "volume": [1e6],
+                            "source": ["test"], "checks": ["return_cap"], "reason": ["x3"], "replaced_nothing": [False]})
+    with engine.begin() as conn:
+        record_refusals(conn, refused, pd.DataFrame(), run_id="run-1")
+    effect = set_override(engine, "AAA", dt.date(2024, 1, 3), "accept", "a genuine move, confirmed", "tester")
+    assert effect.refused_row_promoted
+    assert _count(engine) == 21
+    # The current view and the newest as-of read agree; before the promotion the old value stands.
+    now = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+    pd.testing.assert_frame_equal(read.read_closes(engine, as_of=now), read.read_closes(engine))
+    assert _close(read.read_closes(engine, as_of=now), "AAA", "2024-01-03") == stored * 3
+    assert _close(read.read_closes(engine, as_of=T1), "AAA", "2024-01-03") == stored
