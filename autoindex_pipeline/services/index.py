@@ -6,23 +6,27 @@ here; the assets and the CLI both call :func:`update_strategy`.
 
 Four modes, chosen from the stored state of (strategy, config version):
 
-* **full**: no state yet, or prices ingested after the last computation are dated on or before
-  the last computed session (a backfill or correction of an old partition) and no stored
-  rebalance after the base date precedes the change. Everything from the base date is
+* **full**: no state yet, or an input recorded after the last computation is dated on or before
+  the last computed session (a backfill or correction of an old partition, a withdrawn price, a
+  shares figure, an override set or removed, a late event, late sentiment of a tilted strategy:
+  ``warehouse.index_restart.input_changes``) and no stored rebalance after the base date
+  precedes the change. Everything from the base date is
   recomputed from stored prices and replaces the version's rows.
 * **restart**: the same change, with a stored rebalance before it (``services/index_restart.py``):
   an incremental update from the state after that rebalance, replacing the rows after it.
 * **incremental**: new sessions only. Prices are read for the lookback window before the first
   new session (``strategy.lookback_sessions``: trimmed history gives identical targets), the
   index continues from the stored level and holdings, metrics extend the stored series.
-* **up to date**: nothing newer in the warehouse; nothing is written.
+* **up to date**: no new session and no input recorded since the last computation dated inside
+  its history; nothing is written.
 
 Corporate actions (section 2a): each strategy publishes two levels from the same targets, the
 total return (``level``, the headline; holdings drift with ``r_TR``) and the price return
 (``price_level``; holdings drift with ``r_PR``), each with its own turnover, cost, benchmark and
 metrics. An event recorded after the last computation (a split or dividend learnt late) dirties
-the history from its ex-date like a price backfill. The stored watermark is the newest of the
-prices' ``ingested_at`` and the events' ``first_seen`` the computation saw.
+the history from its ex-date like a price backfill. The stored watermark is the newest moment
+any input the change check counts was recorded when the computation read them (the same list
+of inputs answers "changed?" and "from when?", so the two cannot disagree).
 
 **As of a moment** (``update_strategy(..., as_of=T)``, ``autoindex run --as-of T``): a full
 recompute from the data as known at T, published like any other (index rows carry
@@ -49,7 +53,7 @@ from autoindex_pipeline.domain.sleeves import SLEEVES, sleeve_rows
 from autoindex_pipeline.services.gate import session_gate
 from autoindex_pipeline.services.index_restart import restart_point
 from autoindex_pipeline.services.returns import read_clean_returns
-from autoindex_pipeline.warehouse.corporate_actions import earliest_ex_date_seen_after, newest_first_seen
+from autoindex_pipeline.warehouse.index_restart import input_changes
 from autoindex_pipeline.warehouse.read import read_shares
 from autoindex_pipeline.warehouse.revisions import newest_session_as_of, utc_moment
 from autoindex_pipeline.warehouse.strategy import (
@@ -153,10 +157,8 @@ def update_strategy(engine: sa.Engine, config: AutoIndexConfig, name: str, as_of
     strat = config.strategies[name]
     version = strat.version
     benchmark = config.universe.benchmark
-    # News scored since the last run for days inside the computed history moves the sentiment
-    # of a tilted strategy's past rebalances: it counts as a change, like a price backfill.
-    status = read_strategy_status(engine, name, version, with_sentiment=strat.sentiment_tilt != 0)
-    state_row, last, dirty_from = status.state, status.last_price_session, status.dirty_from
+    status = read_strategy_status(engine, name, version)
+    state_row, last = status.state, status.last_price_session
     if as_of is not None:
         as_of = utc_moment(as_of)
         last = newest_session_as_of(engine, as_of)
@@ -166,11 +168,13 @@ def update_strategy(engine: sa.Engine, config: AutoIndexConfig, name: str, as_of
         return report
 
     state_date = pd.Timestamp(state_row["date"]) if state_row else None
-    events_seen = newest_first_seen(engine)
-    if state_row is not None and state_row["prices_watermark"] is not None:
-        learnt = earliest_ex_date_seen_after(engine, _watermark(state_row["prices_watermark"]))
-        if learnt is not None and (dirty_from is None or learnt < dirty_from):
-            dirty_from = learnt
+    seen = _watermark(state_row["prices_watermark"]) if state_row is not None else None
+    # One list of inputs answers both "did anything change since the stored watermark" and "from
+    # which date" (warehouse/index_restart.py): prices, revisions incl. withdrawals, shares,
+    # overrides set or removed, corporate actions and, for a tilted strategy, sentiment (news
+    # scored late for past days moves its past rebalances). Its newest moment is the next watermark.
+    changes = input_changes(engine, seen, with_sentiment=strat.sentiment_tilt != 0)
+    dirty_from = changes.changed_from
     # A state written before the price-return series existed cannot be extended: recompute.
     no_price_state = state_row is not None and state_row.get("price_holdings") is None
     full = as_of is not None or state_row is None or no_price_state or (dirty_from is not None and dirty_from <= state_date)
@@ -178,7 +182,7 @@ def update_strategy(engine: sa.Engine, config: AutoIndexConfig, name: str, as_of
     # change when there is one (services/index_restart.py), as an incremental update from there.
     restart = None
     if full and as_of is None and state_row is not None and not no_price_state:
-        restart = restart_point(engine, config, strat, name, version, state_row["prices_watermark"], dirty_from, last)
+        restart = restart_point(engine, config, name, version, dirty_from, last)
     if restart is not None:
         state_row, state_date, full = restart.state, restart.date, False
     if not full and state_date >= last:
@@ -265,7 +269,7 @@ def update_strategy(engine: sa.Engine, config: AutoIndexConfig, name: str, as_of
     )
     risk = risk[risk["date"].isin(index_rows["date"])]
     allocations = targets.loc[:, list(ALLOCATION_COLUMNS)]
-    watermark = as_of if as_of is not None else _watermark(status.newest_ingest, events_seen)
+    watermark = as_of if as_of is not None else changes.newest
     write_strategy_update(engine, name, version, full, allocations, sleeve_rows(targets), index_rows.assign(data_as_of=watermark),
                           risk, final_state.to_dict(), _last_level(bench), watermark,
                           price_state=price_state.to_dict(), price_benchmark_level=_last_level(price_bench))

@@ -20,7 +20,6 @@ must come before them (with ``null``, hold every gap, the update recomputes in f
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,8 +27,7 @@ import pandas as pd
 
 from autoindex_pipeline.config import AutoIndexConfig
 from autoindex_pipeline.domain.calendar import sessions_between
-from autoindex_pipeline.domain.params import StrategyParams
-from autoindex_pipeline.warehouse.index_restart import earliest_input_change, read_rebalance_state
+from autoindex_pipeline.warehouse.index_restart import read_rebalance_state
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -52,23 +50,17 @@ class Restart:
 def restart_point(
     engine: sa.Engine,
     config: AutoIndexConfig,
-    strat: StrategyParams,
     name: str,
     version: str,
-    watermark: dt.datetime | None,
-    dirty_from: pd.Timestamp | None,
+    changed_from: pd.Timestamp | None,
     last: pd.Timestamp,
 ) -> Restart | None:
-    """Where an update whose inputs changed from ``dirty_from`` on can restart (see the module
-    doc); None: recompute from the base date. ``watermark``: the stored state's; ``last``: the
-    newest stored session."""
+    """Where an update whose inputs changed from ``changed_from`` on (``warehouse.index_restart.
+    input_changes``: every input recorded since the stored state's watermark) can restart (see
+    the module doc); None: recompute from the base date. ``last``: the newest stored session."""
     held_window = config.prices.hold_incomplete_sessions
-    if watermark is None or dirty_from is None or held_window is None:
+    if changed_from is None or held_window is None:
         return None
-    # dirty_from covers prices, late events and (tilted) sentiment; shares, overrides and
-    # withdrawn prices recorded since also move the targets from their dates on.
-    changed = earliest_input_change(engine, watermark, with_sentiment=strat.sentiment_tilt != 0)
-    changed_from = min(dirty_from, changed) if changed is not None else dirty_from
     recent = sessions_between(last - pd.Timedelta(days=7 * (held_window + 2)), last, config.prices.calendar)
     # Before the sessions the gate may hold, and before the one just older (a restart at the
     # last complete session would have nothing to publish).

@@ -12,40 +12,84 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 
 import pandas as pd
 import sqlalchemy as sa
 
 from autoindex_pipeline.warehouse import schema
-from autoindex_pipeline.warehouse.revisions import bind_moment
+from autoindex_pipeline.warehouse.revisions import bind_moment, utc_moment
+
+# The audit action `overrides.remove_override` writes: a removed override leaves no other trace.
+REMOVED_OVERRIDE = "override_removed"
+
+
+@dataclass(frozen=True)
+class InputChanges:
+    """What an index update needs to know about its inputs, from one list of them."""
+
+    changed_from: pd.Timestamp | None
+    """The earliest date any input recorded after the moment asked about is dated on; None:
+    nothing was recorded since (or no moment was given)."""
+    newest: dt.datetime | None
+    """When the newest input was recorded (UTC; None: nothing stored): the watermark a
+    computation reading the inputs now saw, as every query asking about a later moment counts
+    the same inputs."""
+
+
+def _input_sources(with_sentiment: bool) -> list[tuple[sa.ColumnElement, sa.ColumnElement, sa.ColumnElement | None]]:
+    """(date, recorded moment, condition) of every index input: a price written or changed, a
+    price revision (a withdrawn row leaves only its ``withdrawn`` revision), a shares figure, an
+    override set, an override removed (only the audit trail keeps it), a corporate action (by
+    ex-date; a changed ratio or amount is a new first_seen) and, ``with_sentiment``, a sentiment day."""
+    prices, revisions, shares = schema.prices, schema.price_revisions, schema.market_cap_data
+    overrides, audit, events = schema.price_overrides, schema.quality_audit, schema.corporate_actions
+    sources = [
+        (prices.c.date, prices.c.ingested_at, None),
+        (revisions.c.date, revisions.c.recorded_at, None),
+        (shares.c.date, shares.c.ingested_at, None),
+        (overrides.c.date, overrides.c.created_at, None),
+        (audit.c.date_from, audit.c.at, audit.c.action == REMOVED_OVERRIDE),
+        (events.c.ex_date, events.c.first_seen, None),
+    ]
+    if with_sentiment:
+        sentiment = schema.sentiment_daily
+        sources.append((sentiment.c.date, sentiment.c.computed_at, None))
+    return sources
+
+
+def input_changes(engine: sa.Engine, since: dt.datetime | None, with_sentiment: bool = False) -> InputChanges:
+    """The inputs recorded after ``since`` (see :func:`_input_sources`) and the newest moment
+    any was recorded, read from the same list so an update's "is anything new" and "from which
+    date" can never disagree, and its stored watermark covers exactly what it counts.
+
+    Every input is causal (cleaning fills forward, signals read windows ending at their date,
+    shares are point in time, split factors multiply forward), so nothing dated before
+    ``changed_from`` changed."""
+    sources = _input_sources(with_sentiment)
+    with engine.connect() as conn:
+        # The newest moment first: an input recorded between the two reads is counted as a
+        # change now and, being newer than the watermark, seen again by the next update.
+        moments = [conn.execute(sa.select(sa.func.max(moment)).where(*_where(condition))).scalar()
+                   for _, moment, condition in sources]
+        dates = []
+        if since is not None:
+            bound = bind_moment(engine, since)
+            dates = [conn.execute(sa.select(sa.func.min(date)).where(moment > bound, *_where(condition))).scalar()
+                     for date, moment, condition in sources]
+    known = [pd.Timestamp(d).normalize() for d in dates if d is not None]
+    recorded = [utc_moment(m) for m in moments if m is not None]
+    return InputChanges(min(known) if known else None, max(recorded) if recorded else None)
+
+
+def _where(condition: sa.ColumnElement | None) -> tuple[sa.ColumnElement, ...]:
+    return () if condition is None else (condition,)
 
 
 def earliest_input_change(engine: sa.Engine, since: dt.datetime, with_sentiment: bool = False) -> pd.Timestamp | None:
-    """The earliest session date any index input recorded after ``since`` is dated on: a price
-    written, changed or withdrawn (``prices.ingested_at``, ``price_revisions.recorded_at``), a
-    shares figure (``market_cap_data.ingested_at``), a reviewed price (``price_overrides.created_at``),
-    a corporate action (its ex-date, by ``first_seen``) and, ``with_sentiment``, a sentiment day
-    (``sentiment_daily.computed_at``). None: nothing was recorded since.
-
-    Every input is causal (cleaning fills forward, signals read windows ending at their date,
-    shares are point in time, split factors multiply forward), so nothing dated before the
-    answer changed."""
-    moment = bind_moment(engine, since)
-    prices, revisions, shares = schema.prices, schema.price_revisions, schema.market_cap_data
-    overrides, events, sentiment = schema.price_overrides, schema.corporate_actions, schema.sentiment_daily
-    queries = [
-        sa.select(sa.func.min(prices.c.date)).where(prices.c.ingested_at > moment),
-        sa.select(sa.func.min(revisions.c.date)).where(revisions.c.recorded_at > moment),
-        sa.select(sa.func.min(shares.c.date)).where(shares.c.ingested_at > moment),
-        sa.select(sa.func.min(overrides.c.date)).where(overrides.c.created_at > moment),
-        sa.select(sa.func.min(events.c.ex_date)).where(events.c.first_seen > moment),
-    ]
-    if with_sentiment:
-        queries.append(sa.select(sa.func.min(sentiment.c.date)).where(sentiment.c.computed_at > moment))
-    with engine.connect() as conn:
-        dates = [conn.execute(query).scalar() for query in queries]
-    known = [pd.Timestamp(d).normalize() for d in dates if d is not None]
-    return min(known) if known else None
+    """The earliest session date any index input recorded after ``since`` is dated on (None:
+    nothing was recorded since); :func:`input_changes`."""
+    return input_changes(engine, since, with_sentiment).changed_from
 
 
 def read_rebalance_state(engine: sa.Engine, name: str, version: str, before: pd.Timestamp) -> dict | None:

@@ -198,8 +198,10 @@ index_state = sa.Table(
     sa.Column("level", sa.Float, nullable=False),
     sa.Column("benchmark_level", sa.Float),
     sa.Column("holdings", sa.Text, nullable=False),
-    # Newest prices.ingested_at the computation saw: rows ingested later (a backfill of an
-    # old partition) mark the dates from which allocations and the index must be recomputed.
+    # Newest moment any index input was recorded when the computation read them (the column
+    # keeps its first name; warehouse/index_restart.input_changes): inputs recorded later (a
+    # backfill of an old partition, a shares figure, an override) mark the dates from which
+    # allocations and the index must be recomputed.
     sa.Column("prices_watermark", sa.DateTime(timezone=True)),
     sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
     # The price-return series' level and holdings (section 2a); a state without them (written
