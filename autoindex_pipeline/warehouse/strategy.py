@@ -24,11 +24,6 @@ from autoindex_pipeline.warehouse.revisions import archive_index_values
 RESULT_TABLES = ("allocations", "allocation_sleeves", "index_values", "risk_metrics")
 
 
-def _utc(moment: dt.datetime) -> dt.datetime:
-    # SQLite hands back naive datetimes; they were written as UTC.
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
-
-
 # --------------------------------------------------------------------------------------------
 # strategy_configs
 
@@ -59,42 +54,26 @@ def record_strategy_versions(engine: sa.Engine, versions: Mapping[str, tuple[str
 
 @dataclass(frozen=True)
 class StrategyStatus:
-    """The stored state of one (strategy, version) and what changed in its inputs since."""
+    """The stored state of one (strategy, version) and the newest stored session. What changed
+    in the inputs since the state's watermark is ``warehouse.index_restart.input_changes``: one
+    list of inputs answers both "did anything change" and "from which date"."""
 
     state: dict | None
     """The ``index_state`` row (``holdings`` still JSON text), None before the first update."""
     last_price_session: pd.Timestamp | None
     """Newest stored price date."""
-    dirty_from: pd.Timestamp | None
-    """Earliest date of prices (and, when asked, sentiment) written after the state's
-    watermark; None when nothing was or there is no state yet."""
-    newest_ingest: dt.datetime | None
-    """Newest ``prices.ingested_at``: the next watermark."""
 
 
-def read_strategy_status(engine: sa.Engine, name: str, version: str, with_sentiment: bool = False) -> StrategyStatus:
-    """One connection reads the state, the newest session and the changes since the watermark.
-    ``with_sentiment``: sentiment scored after the watermark counts as a change from its date
-    (a tilted strategy's past rebalances read it)."""
-    state_table, prices, sentiment = schema.index_state, schema.prices, schema.sentiment_daily
+def read_strategy_status(engine: sa.Engine, name: str, version: str) -> StrategyStatus:
+    """One connection reads the state and the newest session."""
+    state_table, prices = schema.index_state, schema.prices
     with engine.connect() as conn:
         row = conn.execute(
             sa.select(state_table).where(state_table.c.strategy == name, state_table.c.version == version)
         ).mappings().first()
         state = dict(row) if row else None
         last = conn.execute(sa.select(sa.func.max(prices.c.date))).scalar()
-        newest = conn.execute(sa.select(sa.func.max(prices.c.ingested_at))).scalar()
-        watermark = state["prices_watermark"] if state else None
-        dirty_from = None
-        if watermark is not None:
-            watermark = _utc(watermark)
-            earliest = conn.execute(sa.select(sa.func.min(prices.c.date)).where(prices.c.ingested_at > watermark)).scalar()
-            dirty_from = pd.Timestamp(earliest) if earliest is not None else None
-            if with_sentiment:
-                news = conn.execute(sa.select(sa.func.min(sentiment.c.date)).where(sentiment.c.computed_at > watermark)).scalar()
-                if news is not None and (dirty_from is None or pd.Timestamp(news) < dirty_from):
-                    dirty_from = pd.Timestamp(news)
-    return StrategyStatus(state, pd.Timestamp(last) if last is not None else None, dirty_from, newest)
+    return StrategyStatus(state, pd.Timestamp(last) if last is not None else None)
 
 
 def read_index_base_date(engine: sa.Engine, name: str, version: str) -> pd.Timestamp:
