@@ -113,8 +113,13 @@ def _inputs(engine: sa.Engine, config: AutoIndexConfig, strat: StrategyParams, f
     sessions = sessions_between(read_from, last, calendar)
     symbols = config.symbols
     prices = read_clean_returns(
-        engine, symbols, sessions, strat.max_forward_fill_days, strat.min_daily_return, strat.max_daily_return, as_of=as_of
+        engine, symbols, sessions, strat.max_forward_fill_days, strat.min_daily_return, strat.max_daily_return, as_of=as_of,
+        from_first_close=True,
     )
+    # Rebalance dates depend on the calendar alone and no signal sees an all-NaN row: the sessions
+    # before the first stored close are dropped with the frames' rows (memory, not results).
+    if len(prices.raw.index):
+        sessions = sessions[sessions >= prices.raw.index[0]]
     shares = strategy.shares_as_of(
         ca.adjust_shares(read_shares(engine, symbols=symbols, end=sessions[-1], as_of=as_of), prices.events), sessions, symbols
     )
