@@ -12,7 +12,6 @@ from click.testing import CliRunner
 from autoindex_pipeline.cli import main
 from autoindex_pipeline.config import DATABASE_URL_ENV_VAR, load_config
 from autoindex_pipeline.domain import corporate_actions as ca
-from autoindex_pipeline.providers.prices.sample import SampleProvider
 from autoindex_pipeline.services.index import update_strategy
 from autoindex_pipeline.warehouse import load, schema
 from autoindex_pipeline.warehouse.corporate_actions import upsert_corporate_actions
@@ -20,6 +19,7 @@ from autoindex_pipeline.warehouse.engine import create_warehouse_engine
 from autoindex_pipeline.warehouse.migrate import upgrade
 from autoindex_pipeline.warehouse.revisions import read_index_values_as_published
 from autoindex_pipeline_tests.conftest import write_config
+from autoindex_pipeline_tests.integration.sample_history import store_sample_history
 
 SYMBOLS = ["AAPL", "MSFT", "XOM", "GLD", "QQQ", "KO", "MMM"]
 START, END = pd.Timestamp("2024-10-01"), pd.Timestamp("2025-02-28")
@@ -37,13 +37,7 @@ def setup(warehouse_url, tmp_path):
     engine = create_warehouse_engine(warehouse_url)
     upgrade(engine)
     config = load_config(write_config(tmp_path, prices={"start_date": str(START.date())}, universe={"symbols": SYMBOLS}))
-    sample = SampleProvider(config.universe_frame, seed=config.providers.sample.seed)
-    events = sample.fetch_corporate_actions(config.symbols, START.date(), END.date()).frame
-    if len(events):
-        upsert_corporate_actions(engine, events, now=T0)
-    load.upsert_shares(engine, sample.fetch_shares(config.symbols, END.date()).frame, ingested_at=T0)
-    prices = sample.fetch_prices(config.symbols, START.date(), END.date()).frame
-    load.replace_prices(engine, prices, config.symbols, START.date(), END.date(), ingested_at=T1)
+    prices = store_sample_history(engine, config, START, END, known_at=T0, prices_at=T1)
     return engine, config, prices
 
 

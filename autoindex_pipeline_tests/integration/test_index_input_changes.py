@@ -7,14 +7,13 @@ import pandas as pd
 import pytest
 
 from autoindex_pipeline.config import load_config
-from autoindex_pipeline.providers.prices.sample import SampleProvider
 from autoindex_pipeline.services.index import update_strategy
 from autoindex_pipeline.warehouse import load
-from autoindex_pipeline.warehouse.corporate_actions import upsert_corporate_actions
 from autoindex_pipeline.warehouse.engine import create_warehouse_engine
 from autoindex_pipeline.warehouse.migrate import upgrade
 from autoindex_pipeline.warehouse.overrides import remove_override, set_override
 from autoindex_pipeline_tests.conftest import write_config
+from autoindex_pipeline_tests.integration.sample_history import store_sample_history
 from autoindex_pipeline_tests.integration.test_index_restart import (
     END,
     SERIES,
@@ -37,13 +36,7 @@ def setup(warehouse_url, tmp_path):
     engine = create_warehouse_engine(warehouse_url)
     upgrade(engine)
     config = load_config(write_config(tmp_path, prices={"start_date": str(START.date())}, universe={"symbols": SYMBOLS}))
-    sample = SampleProvider(config.universe_frame, seed=config.providers.sample.seed)
-    events = sample.fetch_corporate_actions(config.symbols, START.date(), END.date()).frame
-    if len(events):
-        upsert_corporate_actions(engine, events, now=T0)
-    load.upsert_shares(engine, sample.fetch_shares(config.symbols, END.date()).frame, ingested_at=T0)
-    prices = sample.fetch_prices(config.symbols, START.date(), END.date()).frame
-    load.replace_prices(engine, prices, config.symbols, START.date(), END.date(), ingested_at=T1)
+    prices = store_sample_history(engine, config, START, END, known_at=T0, prices_at=T1)
     assert update_strategy(engine, config, "default").mode == "full"
     return engine, config, prices
 

@@ -12,15 +12,14 @@ import sqlalchemy as sa
 
 from autoindex_pipeline.config import load_config
 from autoindex_pipeline.domain.calendar import sessions_between
-from autoindex_pipeline.providers.prices.sample import SampleProvider
 from autoindex_pipeline.services.index import update_strategy
 from autoindex_pipeline.warehouse import load, schema
-from autoindex_pipeline.warehouse.corporate_actions import upsert_corporate_actions
 from autoindex_pipeline.warehouse.engine import create_warehouse_engine
 from autoindex_pipeline.warehouse.gate import ABSENCE_KINDS, record_absence
 from autoindex_pipeline.warehouse.index_restart import earliest_input_change
 from autoindex_pipeline.warehouse.migrate import upgrade
 from autoindex_pipeline_tests.conftest import write_config
+from autoindex_pipeline_tests.integration.sample_history import store_sample_history
 
 SYMBOLS = ["AAPL", "MSFT", "XOM", "GLD", "QQQ", "KO", "MMM"]
 START, END = pd.Timestamp("2024-10-01"), pd.Timestamp("2025-02-28")
@@ -42,13 +41,7 @@ def setup(warehouse_url, tmp_path):
         tmp_path, prices={"start_date": str(START.date())}, universe={"symbols": SYMBOLS},
         strategies={"monthly": {"rebalance_frequency": "monthly", "transaction_cost_bps": 10}},
     ))
-    sample = SampleProvider(config.universe_frame, seed=config.providers.sample.seed)
-    events = sample.fetch_corporate_actions(config.symbols, START.date(), END.date()).frame
-    if len(events):
-        upsert_corporate_actions(engine, events, now=T0)
-    load.upsert_shares(engine, sample.fetch_shares(config.symbols, END.date()).frame, ingested_at=T0)
-    prices = sample.fetch_prices(config.symbols, START.date(), END.date()).frame
-    load.replace_prices(engine, prices, config.symbols, START.date(), END.date(), ingested_at=T1)
+    prices = store_sample_history(engine, config, START, END, known_at=T0, prices_at=T1)
     for name in config.strategies:
         assert update_strategy(engine, config, name).mode == "full"
     return engine, config, prices
