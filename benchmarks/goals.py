@@ -175,7 +175,7 @@ def engine_vs_numpy_loop(assets: int, years: int) -> list[tuple[str, str, str]]:
     import numpy as np
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from index import synthetic_prices, timed
+    from index import drift_loop_inputs, plain_drift_loop, synthetic_prices, timed
 
     from autoindex_pipeline.config import StrategyConfig
     from autoindex_pipeline.domain import cleaning, index, strategy
@@ -195,28 +195,9 @@ def engine_vs_numpy_loop(assets: int, years: int) -> list[tuple[str, str, str]]:
     d0 = strategy.base_date(targets, dates, config.start_date)
     t_engine, (daily, _) = timed(lambda: index.compute_index(returns, targets, d0), repeat=5)
 
-    wide = targets.pivot(index="date", columns="symbol", values="weight").reindex(columns=returns.columns).fillna(0.0)
-    r = returns.loc[d0:].fillna(0.0).to_numpy()
-    on = {returns.loc[d0:].index.get_loc(d): wide.loc[d].to_numpy() for d in wide.index if d >= d0}
+    r, on = drift_loop_inputs(targets, returns, d0)
     cost = config.transaction_cost_bps / 1e4
-
-    def loop() -> np.ndarray:
-        levels = np.empty(len(r))
-        level, w = 100.0, on[0].copy()
-        levels[0] = level
-        for t in range(1, len(r)):
-            grown = w * (1.0 + r[t])
-            gross = grown.sum()
-            level *= gross
-            w = grown / gross
-            target = on.get(t)
-            if target is not None:
-                level *= 1.0 - cost * np.abs(target - w).sum()
-                w = target
-            levels[t] = level
-        return levels
-
-    t_loop, levels = timed(loop, repeat=5)
+    t_loop, levels = timed(lambda: plain_drift_loop(r, on, cost), repeat=5)
     gap = float(np.max(np.abs(levels / daily["level"].to_numpy()[: len(levels)] - 1)))
     return [(f"index engine vs plain numpy loop ({len(sessions)} sessions x {assets} assets, weekly)",
              f"{t_engine / t_loop:.2f}x the loop's time (engine {t_engine * 1e3:.1f} ms, loop {t_loop * 1e3:.1f} ms; "

@@ -73,6 +73,34 @@ def with_events(closes: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataF
     return pd.DataFrame(c / factors, index=sessions, columns=symbols), events
 
 
+def drift_loop_inputs(targets: pd.DataFrame, returns: pd.DataFrame, d0: pd.Timestamp) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """The plain loop's inputs: the returns from ``d0`` as an array (NaN as 0) and each
+    rebalance's target weights by row position."""
+    wide = targets.pivot(index="date", columns="symbol", values="weight").reindex(columns=returns.columns).fillna(0.0)
+    held = returns.loc[d0:]
+    return held.fillna(0.0).to_numpy(), {held.index.get_loc(d): wide.loc[d].to_numpy() for d in wide.index if d >= d0}
+
+
+def plain_drift_loop(r: np.ndarray, on: dict[int, np.ndarray], cost: float = 0.0) -> np.ndarray:
+    """The index as the simplest numpy loop computes it: weights drift with the day's returns
+    and are reset to the targets on a rebalance, ``cost`` (a fraction) charged on the turnover."""
+    levels = np.empty(len(r))
+    level, w = index.BASE_LEVEL, on[0].copy()
+    levels[0] = level
+    for t in range(1, len(r)):
+        grown = w * (1.0 + r[t])
+        gross = grown.sum()
+        level *= gross
+        w = grown / gross
+        target = on.get(t)
+        if target is not None:
+            if cost:
+                level *= 1.0 - cost * np.abs(target - w).sum()
+            w = target
+        levels[t] = level
+    return levels
+
+
 def timed(fn, repeat: int = 1):
     best, result = np.inf, None
     for _ in range(repeat):
@@ -108,30 +136,11 @@ def main() -> None:
 
     t_engine, (daily, _) = timed(lambda: index.compute_index(returns, targets, d0), repeat=5)
 
-    # goals.py's plain numpy drift loop on the same targets: the engine's time includes turning
-    # the long targets and the returns frame into arrays; the loop's preparation is timed apart.
-    def loop_inputs() -> tuple[np.ndarray, dict[int, np.ndarray]]:
-        wide = targets.pivot(index="date", columns="symbol", values="weight").reindex(columns=returns.columns).fillna(0.0)
-        held = returns.loc[d0:]
-        return held.fillna(0.0).to_numpy(), {held.index.get_loc(d): wide.loc[d].to_numpy() for d in wide.index if d >= d0}
-
-    t_prep, (r, on) = timed(loop_inputs, repeat=3)
-
-    def loop() -> np.ndarray:
-        levels = np.empty(len(r))
-        level, w = index.BASE_LEVEL, on[0].copy()
-        levels[0] = level
-        for t in range(1, len(r)):
-            grown = w * (1.0 + r[t])
-            gross = grown.sum()
-            level *= gross
-            w = grown / gross
-            if t in on:
-                w = on[t]
-            levels[t] = level
-        return levels
-
-    t_loop, loop_levels = timed(loop, repeat=5)
+    # The plain numpy drift loop goals.py compares with, on the same targets: the engine's time
+    # includes turning the long targets and the returns frame into arrays; the loop's
+    # preparation is timed apart.
+    t_prep, (r, on) = timed(lambda: drift_loop_inputs(targets, returns, d0), repeat=3)
+    t_loop, loop_levels = timed(lambda: plain_drift_loop(r, on), repeat=5)
     loop_gap = float(np.max(np.abs(loop_levels - daily["level"].to_numpy())))
 
     weights = targets.pivot(index="date", columns="symbol", values="weight").fillna(0.0)
