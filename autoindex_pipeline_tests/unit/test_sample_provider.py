@@ -95,6 +95,27 @@ def test_a_fresh_instance_fetching_a_sub_range_matches(five_years: pd.DataFrame)
     pd.testing.assert_frame_equal(_values(fresh), _values(inside))
 
 
+def test_whole_histories_are_kept_within_a_budget_and_the_bars_do_not_depend_on_it(monkeypatch, five_years) -> None:
+    """3,000 symbols' generated histories from 2000 are ~840 MiB: an instance keeps only what fits
+    its budget (the rest is generated per call, and the bars delivered copy their window out),
+    and every bar and dividend is the same with or without the cache."""
+    from autoindex_pipeline.providers.prices import sample
+
+    one = SampleProvider(UNIVERSE)._series("AAPL")
+    monkeypatch.setattr(sample, "_SERIES_CACHE_BYTES", 3 * (one.ohlcv.nbytes + one.present.nbytes))
+    small = SampleProvider(UNIVERSE)
+    for _ in range(2):  # generated again on the second call, past the budget
+        frame = small.fetch_prices(ALL, *FIVE_YEARS).frame
+        pd.testing.assert_frame_equal(_values(frame), _values(five_years))
+        assert len(small._series_cache) == 3
+        assert sum(s.ohlcv.nbytes + s.present.nbytes for s in small._series_cache.values()) <= sample._SERIES_CACHE_BYTES
+    for series in small._series_cache.values():
+        assert not any(np.shares_memory(series.ohlcv, frame[c].to_numpy()) for c in ("open", "close", "volume"))
+    # Dividends from the closes alone (a fresh instance) equal those of the bars' instance.
+    pd.testing.assert_frame_equal(SampleProvider(UNIVERSE).fetch_corporate_actions(ALL, *FIVE_YEARS).frame,
+                                  small.fetch_corporate_actions(ALL, *FIVE_YEARS).frame)
+
+
 def test_symbol_subset_and_a_bigger_universe_leave_values_unchanged(five_years: pd.DataFrame) -> None:
     extra = [("CAT", "Caterpillar", "equity", "Industrials"), ("VTI", "Vanguard Total", "etf", "Broad Market")]
     bigger = make_universe(extra=extra, drop=("MSFT",))

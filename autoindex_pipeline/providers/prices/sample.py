@@ -103,6 +103,8 @@ _SHARES_FILING_DAYS = ("02-01", "05-01", "08-01", "11-01")
 DIVIDEND_SHARE = 0.5
 _DIVIDEND_YIELD = (0.002, 0.008)
 _DIVIDEND_MONTHS = (3, 6, 9, 12)
+# Whole generated histories kept per provider instance (see SampleProvider._series).
+_SERIES_CACHE_BYTES = 64 * 2**20
 _DEFAULT_FAULT_SYMBOLS = frozenset(s for s in SampleFaults().fault_symbols().values() if s is not None)
 
 
@@ -112,8 +114,17 @@ class _Series:
 
     ohlcv: np.ndarray  # shape (5, n_sessions): open, high, low, close, volume
     present: np.ndarray  # bool, shape (n_sessions,)
-    dividend_idx: np.ndarray  # sessions that are ex-dates of a cash dividend
-    dividends: np.ndarray  # the amount per share on each of them
+
+
+@dataclass(frozen=True)
+class _Path:
+    """One symbol's clean path from the origin, before bars, splits and faults of the tape."""
+
+    params: dict[str, float]
+    r: np.ndarray  # daily log return, clipped
+    jump: np.ndarray  # overnight log jump (the halt's gap, ex-dividend drops)
+    close: np.ndarray  # clean close, unrounded
+    present: np.ndarray  # bool: sessions with a bar (the halt's sessions excluded)
 
 
 def _stable_seed(seed: int, *parts: str) -> np.random.SeedSequence:
@@ -178,6 +189,8 @@ class SampleProvider(FaultCalendar):
         self._anchor_idx = int(min(self._sessions.searchsorted(ANCHOR), self._n - 1))
         # Plain dicts, not functools.lru_cache on methods: those would keep every instance alive.
         self._series_cache: dict[str, _Series] = {}
+        self._series_cache_bytes = 0
+        self._dividend_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._factor_cache: dict[str, np.ndarray] = {}
         self._shares_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._yearly_cache: dict[str, np.ndarray] = {}
@@ -208,7 +221,8 @@ class SampleProvider(FaultCalendar):
             window = series.present[i0:i1]
             if window.all():
                 idx = np.arange(i0, i1)
-                blocks.append(series.ohlcv[:, i0:i1])
+                # A copy: a view would keep the symbol's whole history alive until the end.
+                blocks.append(series.ohlcv[:, i0:i1].copy())
             else:
                 idx = np.flatnonzero(window) + i0
                 blocks.append(series.ohlcv[:, idx])
@@ -241,8 +255,7 @@ class SampleProvider(FaultCalendar):
             if symbol == f.split_symbol:
                 for idx, ratio in ((self._yearly_idx(f.split_day), f.split_ratio), (self._yearly_idx(f.reverse_split_day), 1.0 / f.split_ratio)):
                     rows += [(symbol, self._sessions[i], "split", ratio, np.nan, None) for i in idx if i0 <= i < i1]
-            series = self._series(symbol)
-            for i, amount in zip(series.dividend_idx, series.dividends, strict=True):
+            for i, amount in zip(*self._dividends(symbol), strict=True):
                 if i0 <= i < i1:
                     rows.append((symbol, self._sessions[i], "dividend", np.nan, float(amount), "USD"))
         if not rows:
@@ -320,10 +333,9 @@ class SampleProvider(FaultCalendar):
             "mcap": log(spec["mcap"], u[5]),
         }
 
-    def _series(self, symbol: str) -> _Series:
-        cached = self._series_cache.get(symbol)
-        if cached is not None:
-            return cached
+    def _close_path(self, symbol: str) -> _Path:
+        """The symbol's log returns and clean closes from the origin: what the bars are built on,
+        and all the dividends need (no bar noise drawn)."""
         n, f = self._n, self.faults
         p = self._params(symbol)
         sector = self._universe.at[symbol, "sector"]
@@ -349,6 +361,26 @@ class SampleProvider(FaultCalendar):
         log_close += np.log(p["anchor_price"]) - log_close[self._anchor_idx]
         close = np.exp(log_close)
         dividends = np.maximum(np.round(dividend_yield * close[dividend_idx - 1], 2), 0.01)
+        if symbol not in self._dividend_cache:
+            self._dividend_cache[symbol] = (dividend_idx, dividends)
+        return _Path(params=p, r=r, jump=jump, close=close, present=present)
+
+    def _dividends(self, symbol: str) -> tuple[np.ndarray, np.ndarray]:
+        """Ex-date sessions of the symbol's cash dividends and the amount per share on each."""
+        cached = self._dividend_cache.get(symbol)
+        if cached is None:
+            self._close_path(symbol)
+            cached = self._dividend_cache[symbol]
+        return cached
+
+    def _series(self, symbol: str) -> _Series:
+        cached = self._series_cache.get(symbol)
+        if cached is not None:
+            return cached
+        f = self.faults
+        path = self._close_path(symbol)
+        p, r, jump, close, present = path.params, path.r, path.jump, path.close, path.present
+        n = self._n
         prev_close = np.concatenate(([close[0] * np.exp(-r[0])], close[:-1]))
 
         # A (n, 4) draw is row-major, so its first rows do not depend on n either.
@@ -378,8 +410,14 @@ class SampleProvider(FaultCalendar):
             present[: self._listing_idx()] = False
         if symbol == f.delisted_symbol:
             present[self._delisting_idx() + 1 :] = False
-        series = _Series(ohlcv=ohlcv, present=present, dividend_idx=dividend_idx, dividends=dividends)
-        self._series_cache[symbol] = series
+        series = _Series(ohlcv=ohlcv, present=present)
+        # A whole history is 41 bytes a session (~290 KB from 2000): kept for later calls up to a
+        # budget, so a few hundred symbols are generated once per instance while 3,000 symbols do
+        # not hold ~1 GiB (and the allocator's fragments of it) for the rest of the process.
+        size = ohlcv.nbytes + present.nbytes
+        if self._series_cache_bytes + size <= _SERIES_CACHE_BYTES:
+            self._series_cache[symbol] = series
+            self._series_cache_bytes += size
         return series
 
     def _dividend_schedule(self, symbol: str) -> tuple[np.ndarray, float]:
