@@ -115,8 +115,8 @@ def build_prices_asset(partitions_def: dg.PartitionsDefinition, reconciliation: 
             f"({calls.rate_limit_wait_seconds:.1f} s), {calls.credits_used} credit(s) spent"
         )
         split_adjusted = bool(getattr(provider, "split_adjusted", False))
-        # The sample provider caches whole generated histories (~150 MB for the universe): let
-        # them go before the write and the checks, which need memory of their own.
+        # A provider may hold caches (the sample provider: generated histories, up to 64 MiB):
+        # let them go before the write and the checks, which need memory of their own.
         provider = None  # frees the cache; the name is not used again
 
         frame = result.frame
