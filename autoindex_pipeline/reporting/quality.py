@@ -160,6 +160,7 @@ def render_html(
     subtitle: str = "",
     validation: pd.DataFrame | None = None,
     min_validation_rate: float = 0.95,
+    trend_image: str | None = None,
 ) -> str:
     """The quality report as one self-contained HTML page (see the module doc).
 
@@ -167,6 +168,8 @@ def render_html(
     :func:`~autoindex_pipeline.domain.quality.daily_quality`; ``trend``:
     :func:`~autoindex_pipeline.domain.quality.quality_trend` (or None). ``freq`` True picks the
     grid granularity from the window length (:func:`auto_freq`); None = sessions, ``"W"``/``"M"``.
+    ``trend_image``: ``trend``'s chart as :func:`~autoindex_pipeline.reporting.charts.trend_png`
+    already drew it (base64 PNG), so a caller showing it elsewhere too draws it once.
     """
     outcomes = list(outcomes)
     value = _portfolio_score(scores) if portfolio_score is None else portfolio_score
@@ -191,7 +194,7 @@ def render_html(
         counts={c: int(counts.get(c, 0)) for c in ("green", "yellow", "red")},
         n_failed=len(failed),
         n_blocking=sum(o.blocking for o in failed),
-        trend_img=trend_png(trend) if trend is not None and len(trend) > 1 else None,
+        trend_img=(trend_image or trend_png(trend)) if trend is not None and len(trend) > 1 else None,
         legend=[("green", f"ok (score > {GREEN_ABOVE:g})"), ("yellow", f"warning ({RED_BELOW:g}-{GREEN_ABOVE:g})"),
                 ("red", f"error or no data (< {RED_BELOW:g})"), ("grey", "not listed")],
         grids=_grids(daily_grid, scores, order, worst_n, grid_freq),

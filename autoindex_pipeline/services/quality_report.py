@@ -64,16 +64,18 @@ def build_quality_report(engine: sa.Engine, config: AutoIndexConfig, out_dir: Pa
     daily = daily_validation(window, outcomes, read_open_verdicts(engine, sessions[0].date(), sessions[-1].date()), sessions)
     validation = check_validation_rate(daily, config.quality.min_validation_rate)
     trend = quality.quality_trend(grid, "W")
+    # Drawn once, for the page and for the UI.
+    trend_png_b64 = trend_png(trend) if len(trend) > 1 else ""
     out_dir.mkdir(parents=True, exist_ok=True)
     html_path = out_dir / "quality_report.html"
     html_path.write_text(render.render_html(
         scores, grid, [*outcomes, validation], trend, portfolio_score=score, min_score=config.quality.min_portfolio_score,
         subtitle=f"{len(sessions)} sessions to {last.date()}, {prices['symbol'].nunique()} symbols",
-        validation=daily, min_validation_rate=config.quality.min_validation_rate,
+        validation=daily, min_validation_rate=config.quality.min_validation_rate, trend_image=trend_png_b64 or None,
     ))
     markdown = render.render_markdown(scores, outcomes, score, min_score=config.quality.min_portfolio_score)
     markdown += "\n" + render.render_validation_markdown(daily, config.quality.min_validation_rate)
-    trend_image = f"![quality trend](data:image/png;base64,{trend_png(trend)})" if len(trend) > 1 else ""
+    trend_image = f"![quality trend](data:image/png;base64,{trend_png_b64})" if trend_png_b64 else ""
     return QualityReport(last, len(sessions), outcomes, scores, score, gate, html_path, markdown, daily, validation, trend_image)
 
 
