@@ -19,11 +19,13 @@ and ``h_t = h0 * G_t / (G_t @ h0)`` (equal to the daily recursion in exact arith
 
 Every period's starting weights are known before any drift (the start state, then each
 rebalance's targets), so the inputs become arrays once - the targets sorted by date and
-scattered into one (rebalances x symbols) matrix, ``1 + r`` one (sessions x symbols) matrix -
-and turnover and costs are computed for all rebalances in one go. What stays in Python: the
-cumulative product row by row within each period, one matrix-vector product per period and the
-scalar chain of levels from period to period (each in the order of the daily recursion, so the
-numbers are those of the per-period evaluation, bit for bit).
+scattered into one (rebalances x symbols) matrix, ``1 + r`` one (sessions x symbols) matrix,
+written run by run just before it is drifted - and turnover and costs are computed for all
+rebalances in one go. What stays in Python: per run of consecutive periods of one length, the
+cumulative product row by row (the t-th rows of all its periods in one call) and one stacked
+matrix-vector product (one BLAS call per period); and the scalar chain of levels from period to
+period (each in the order of the daily recursion, so the numbers are those of the per-period
+evaluation, bit for bit).
 """
 
 from __future__ import annotations
@@ -150,7 +152,9 @@ def compute_index(
     is_rebalance = np.zeros(n, dtype=bool)
     is_rebalance[plan.rebalance_pos] = True
     if k:
-        traded = np.subtract(plan.new_weights, drift.drifted[:k])
+        # In the drifted rows' own buffer: past the trades only its last row is read (the
+        # holdings after the last session when that is not a rebalance).
+        traded = np.subtract(plan.new_weights, drift.drifted[:k], out=drift.drifted[:k])
         turnover[plan.rebalance_pos] = np.abs(traded, out=traded).sum(axis=1)
         cost[plan.rebalance_pos] = rate * turnover[plan.rebalance_pos]
     # The level carried from period to period, in the order of the daily recursion:
@@ -196,28 +200,32 @@ def compute_index(
 
 @dataclass(frozen=True)
 class _Plan:
-    """The sessions after ``start`` up to ``last`` as arrays: growth factors, the rebalances
+    """The sessions after ``start`` up to ``last`` as arrays: their returns, the rebalances
     among them and their target weights, on one symbol axis."""
 
     sessions: pd.DatetimeIndex
     symbols: pd.Index
     start_weights: np.ndarray
-    growth: np.ndarray
+    returns: _Growth
     new_weights: np.ndarray
     rebalance_pos: np.ndarray
+
+    def held(self, periods: int) -> np.ndarray:
+        """The weights held at the start of each of the first ``periods`` holding periods: the
+        start weights, then each rebalance's targets (one row each)."""
+        return np.vstack([self.start_weights[None, :], self.new_weights])[:periods]
 
 
 @dataclass(frozen=True)
 class _Drift:
-    """Every holding period at once. Period ``j`` holds ``held[j]`` over sessions
+    """Every holding period at once. Period ``j`` holds ``plan.held(...)[j]`` over sessions
     ``starts[j]..ends[j]`` (positions; it ends at the j-th rebalance, the last one possibly at
     the last session). ``growth`` row t is ``G_t``, the cumulative product of ``1 + r`` since its
-    period began; ``value[t] = G_t @ held``; ``drifted[j]`` the weights after the close of
+    period began; ``value[t] = G_t @ held[j]``; ``drifted[j]`` the weights after the close of
     ``ends[j]`` before any trade."""
 
     starts: np.ndarray
     ends: np.ndarray
-    held: np.ndarray
     growth: np.ndarray
     value: np.ndarray
     drifted: np.ndarray
@@ -265,60 +273,95 @@ def _plan(returns: pd.DataFrame, table: _Targets, start: pd.Timestamp, holdings:
         sessions=sessions,
         symbols=symbols,
         start_weights=holdings.reindex(symbols).fillna(0.0).to_numpy(),
-        growth=_growth(returns, rows, symbols, len(sessions)),
+        returns=_Growth(returns, rows, symbols),
         new_weights=new_weights,
         rebalance_pos=rebalance_pos,
     )
 
 
-def _growth(returns: pd.DataFrame, rows: slice | np.ndarray, symbols: pd.Index, n: int) -> np.ndarray:
-    """``1 + r`` on (sessions ``rows``) x ``symbols``, a missing return (or symbol) counting as 0.
-    A fresh array: the drift accumulates in it."""
-    cols = returns.columns.get_indexer(symbols)
-    block = returns.to_numpy(dtype=float)[rows]
-    # C order whatever the frame's layout (a frame of several blocks gives a Fortran-ordered
-    # array): the drift walks rows, and each period's product must be the same BLAS call.
-    growth = np.empty((n, len(cols)))
-    if len(cols) and cols[0] >= 0 and (np.diff(cols) == 1).all():
-        # The symbols are a run of adjacent columns: a slice, no gather.
-        np.add(block[:, cols[0] : cols[-1] + 1], 1.0, out=growth)
-    elif len(cols):
-        np.add(np.take(block, np.maximum(cols, 0), axis=1), 1.0, out=growth)
-        growth[:, cols < 0] = 1.0
-    # One pass without a mask in the usual case: the sum is finite iff every value is.
-    if not np.isfinite(growth.sum()):
-        bad = ~np.isfinite(growth)
-        # As ``1 + nan_to_num(r)``: NaN counts as 0, an infinite return as the largest float.
-        growth[bad] = np.nan_to_num(growth[bad], nan=1.0)
-    return growth
+class _Growth:
+    """``1 + r`` on (sessions ``rows``) x ``symbols``, a missing return (or symbol) counting as 0,
+    written a stretch of sessions at a time into the drift's matrix (C order whatever the frame's
+    layout - a frame of several blocks gives a Fortran-ordered array: the drift walks rows, and
+    each period's product must be the same BLAS call)."""
+
+    def __init__(self, returns: pd.DataFrame, rows: slice | np.ndarray, symbols: pd.Index) -> None:
+        self.cols = returns.columns.get_indexer(symbols)
+        self.block = returns.to_numpy(dtype=float)[rows]
+        cols = self.cols
+        # The symbols are a run of adjacent columns (the usual case): a slice, no gather.
+        self.adjacent = bool(len(cols) and cols[0] >= 0 and (np.diff(cols) == 1).all())
+
+    def fill(self, lo: int, hi: int, out: np.ndarray, clean: bool = False) -> None:
+        """Sessions ``lo..hi-1`` into ``out``; ``clean``: as ``1 + nan_to_num(r)`` (NaN counts as
+        0, an infinite return as the largest float). Without it a non-finite value stays, for
+        the drift to find (it stays non-finite to its period's end) and fill again cleaned."""
+        cols = self.cols
+        if self.adjacent:
+            np.add(self.block[lo:hi, cols[0] : cols[-1] + 1], 1.0, out=out)
+        elif len(cols):
+            np.add(np.take(self.block[lo:hi], np.maximum(cols, 0), axis=1), 1.0, out=out)
+            out[:, cols < 0] = 1.0
+        if clean:
+            bad = ~np.isfinite(out)
+            out[bad] = np.nan_to_num(out[bad], nan=1.0)
 
 
 def _drift(plan: _Plan) -> _Drift:
     """THE drift (see the module doc). ``G`` is accumulated in place, row by row within each
     period (the sequence of multiplications of a cumulative product: ``G_t = G_{t-1} * (1 +
-    r_t)``), and each period's value is one matrix-vector product."""
+    r_t)``), and each period's value is one matrix-vector product.
+
+    Consecutive periods of one length (weekly rebalancing: the runs of five-session weeks
+    between holidays) are one (periods x length x symbols) view of ``G``: the t-th rows of all
+    of them are multiplied in one call, and their matrix-vector products are one stacked
+    ``matmul`` (one BLAS call per period, as before: the same numbers, bit for bit)."""
     n = len(plan.sessions)
     pos = plan.rebalance_pos
     ends = pos if n == 0 or (len(pos) and pos[-1] == n - 1) else np.append(pos, n - 1).astype(pos.dtype)
     starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64) if len(ends) else np.empty(0, dtype=np.int64)
-    held = np.vstack([plan.start_weights[None, :], plan.new_weights])[: len(ends)]
-    growth = plan.growth
+    width = len(plan.symbols)
+    growth = np.empty((n, width))
     value = np.empty(n)
-    # Row views made once: indexing the 2-D array twice per session costs as much as the product.
-    rows, multiply = list(growth), np.multiply
-    for j, (lo, hi) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
-        for t in range(lo + 1, hi + 1):
-            multiply(rows[t - 1], rows[t], out=rows[t])
-        value[lo : hi + 1] = growth[lo : hi + 1] @ held[j]
+    lengths = ends - starts + 1
+    # Runs of periods: the first (it holds the start weights), then each stretch of equal lengths.
+    first = np.flatnonzero(np.diff(lengths[1:]) != 0) + 2
+    bounds = [0, *([1] if len(ends) > 1 else []), *first.tolist(), len(ends)] if len(ends) else [0]
+    multiply, matmul = np.multiply, np.matmul
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        lo, size, count = int(starts[a]), int(lengths[a]), b - a
+        held = plan.start_weights[None, :] if a == 0 else plan.new_weights[a - 1 : b - 1]
+        # 1 + r of the run written just before it is drifted, while it is in the cache.
+        plan.returns.fill(lo, lo + count * size, growth[lo : lo + count * size])
+        periods = growth[lo : lo + count * size].reshape(count, size, width)
+        for t in range(1, size):
+            multiply(periods[:, t - 1], periods[:, t], periods[:, t])
+        matmul(periods, held[:, :, None], out=value[lo : lo + count * size].reshape(count, size, 1))
+    # A non-finite 1 + r (a missing return) leaves its period's last G non-finite: those periods
+    # again, from 1 + r cleaned (the sum of a row is finite iff every value is, or overflows).
+    end_rows = growth[ends]
+    for j in np.flatnonzero(~np.isfinite(end_rows.sum(axis=1))).tolist():
+        lo, hi = int(starts[j]), int(ends[j]) + 1
+        plan.returns.fill(lo, hi, growth[lo:hi], clean=True)
+        periods = growth[lo:hi].reshape(1, hi - lo, width)
+        for t in range(1, hi - lo):
+            multiply(periods[:, t - 1], periods[:, t], periods[:, t])
+        held = plan.start_weights[None, :] if j == 0 else plan.new_weights[j - 1 : j]
+        matmul(periods, held[:, :, None], out=value[lo:hi].reshape(1, hi - lo, 1))
+        end_rows[j] = growth[hi - 1]
     value_end = value[ends][:, None]
-    drifted = held * growth[ends]
+    # held * G_end, without stacking the held weights: the gathered rows scaled in place.
+    drifted = end_rows
+    if len(ends):
+        drifted[0] *= plan.start_weights
+        drifted[1:] *= plan.new_weights[: len(ends) - 1]
     if (value_end > 0).all():
         drifted /= value_end
     else:
         # A period that lost everything keeps its weights (nothing to renormalise).
         with np.errstate(invalid="ignore", divide="ignore"):
-            drifted = np.where(value_end > 0, drifted / value_end, held)
-    return _Drift(starts, ends, held, growth, value, drifted)
+            drifted = np.where(value_end > 0, drifted / value_end, plan.held(len(ends)))
+    return _Drift(starts, ends, growth, value, drifted)
 
 
 def start_of_day_holdings(
@@ -345,7 +388,7 @@ def start_of_day_holdings(
     plan = _plan(returns, table, origin, holdings, last)
     drift = _drift(plan)
     # A session's opening weights: its period's held weights, drifted by the closes before it.
-    rows = np.repeat(drift.held, drift.ends - drift.starts + 1, axis=0)
+    rows = np.repeat(plan.held(len(drift.ends)), drift.ends - drift.starts + 1, axis=0)
     later = np.ones(len(plan.sessions), dtype=bool)
     later[drift.starts] = False
     t = np.flatnonzero(later)
