@@ -353,9 +353,10 @@ def detect_weights_kind(weights: pd.DataFrame, w: _Window) -> str:
     ``as_of`` itself (rebalance targets on every one of those sessions are holdings too)."""
     if not len(w.return_dates):
         return "allocations"
-    have = set(pd.to_datetime(weights["date"]).dt.normalize())
-    needed = list(_previous_session(w.sessions).reindex(w.return_dates).dropna()) + [w.as_of]
-    return "holdings" if all(d in have for d in needed) else "allocations"
+    # As arrays: a set of Timestamps over years of rebalances cost ~1 s a report.
+    have = pd.DatetimeIndex(pd.to_datetime(weights["date"]).dt.normalize().unique()).as_unit("ns")
+    needed = pd.DatetimeIndex([*_previous_session(w.sessions).reindex(w.return_dates).dropna(), w.as_of]).as_unit("ns")
+    return "holdings" if bool(needed.isin(have).all()) else "allocations"
 
 
 def _held_holdings(weights: pd.DataFrame, w: _Window) -> tuple[pd.DataFrame, pd.Series]:

@@ -135,9 +135,13 @@ def _strategy_reports(engine: sa.Engine, config: AutoIndexConfig, name: str, out
     index = read_index_frame(engine, name, strat.version)
     if len(index) < 2:
         return []
-    allocations = read_allocation_targets(engine, name, strat.version)
     last = index["date"].iloc[-1]
     first_needed = min(pd.Timestamp(period_bounds(d, "monthly")[0]) for d in _report_dates(last, "monthly"))
+    # The targets of the last rebalance on or before ten days before the earliest period, and
+    # every later one: every date the reports look up (the rebalance their holdings drift from,
+    # the session before a period's first) is among them, so the reports are those the whole
+    # history gives (test), read in rows proportional to two months, not to the history.
+    allocations = read_allocation_targets(engine, name, strat.version, since=first_needed - pd.Timedelta(days=10))
     # Contributors drift the targets from the last rebalance before a period's start: read the
     # returns from there, or a report's figures would depend on the day it was computed (last
     # month's report of a monthly strategy drifted from a rebalance before the window read).

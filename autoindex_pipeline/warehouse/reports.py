@@ -34,11 +34,18 @@ def read_index_frame(engine: sa.Engine, strategy: str, version: str) -> pd.DataF
     return frame
 
 
-def read_allocation_targets(engine: sa.Engine, strategy: str, version: str) -> pd.DataFrame:
-    """(date, symbol, weight) of every rebalance of one strategy version."""
+def read_allocation_targets(engine: sa.Engine, strategy: str, version: str, since: Any = None) -> pd.DataFrame:
+    """(date, symbol, weight) of every rebalance of one strategy version; with ``since``, of the
+    last rebalance on or before it and every later one (all of them when none is on or before
+    it): what a report drifting targets from before ``since`` needs, not the whole history."""
     t = schema.allocations
+    mine = sa.and_(t.c.strategy == strategy, t.c.version == version)
+    stmt = sa.select(t.c.date, t.c.symbol, t.c.weight).where(mine)
+    if since is not None:
+        origin = sa.select(sa.func.max(t.c.date)).where(mine, t.c.date <= pd.Timestamp(since).date()).scalar_subquery()
+        stmt = stmt.where(sa.or_(origin.is_(None), t.c.date >= origin))
     with engine.connect() as conn:
-        frame = pd.read_sql(sa.select(t.c.date, t.c.symbol, t.c.weight).where(t.c.strategy == strategy, t.c.version == version), conn)
+        frame = pd.read_sql(stmt, conn)
     frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
     return frame
 
