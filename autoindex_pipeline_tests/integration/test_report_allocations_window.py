@@ -10,7 +10,6 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 
 from autoindex_pipeline.config import load_config
 from autoindex_pipeline.domain.calendar import sessions_between
