@@ -8,8 +8,8 @@ threshold reported.
 The recomputation is incremental like the index itself: after an update that appended sessions
 from F, it restarts at the last rebalance R before F from what is stored there (the level after
 R's close and R's target weights, the holdings the index carries out of R: the same floats a
-full recomputation reaches at R) and compares every stored level after R. Each daily run thus
-reads and recomputes about one rebalance period, whatever the history's length; the history
+full recomputation reaches at R) and compares every stored level after R; the allocation checks
+judge the allocations from R on. Each daily run thus reads and recomputes about one rebalance period, whatever the history's length; the history
 before R was verified by the runs that appended it. The whole history is recomputed from the
 base date when the update itself recomputed it (``new_from`` at or before the first rebalance
 after the base date, or None) and on demand (``full_recomputation``: the ``index_values`` run tag
@@ -54,19 +54,22 @@ def _merge(name: str, outcomes: list[quality.CheckOutcome]) -> quality.CheckOutc
     )
 
 
-def _restart(stored: pd.DataFrame, targets: pd.DataFrame, since: pd.Timestamp | None, column: str
-             ) -> IndexState | None:
-    """The state the recomputation restarts from: after the close of the last rebalance before
-    ``since`` (the first appended session), from the stored ``column`` level there and that
-    rebalance's targets. None: recompute from the base date (nothing appended, or no rebalance
-    between the base date and ``since``)."""
+def _restart_date(stored: pd.DataFrame, since: pd.Timestamp | None) -> pd.Timestamp | None:
+    """The last rebalance before ``since`` (the first appended session), after the base date;
+    None: recompute from the base date (nothing appended, or no such rebalance)."""
     if since is None:
         return None
     base = stored["date"].min()
     rebalances = stored.loc[stored["is_rebalance"].astype(bool) & (stored["date"] < since) & (stored["date"] > base), "date"]
-    if rebalances.empty:
+    return None if rebalances.empty else rebalances.max()
+
+
+def _restart(stored: pd.DataFrame, targets: pd.DataFrame, date: pd.Timestamp | None, column: str) -> IndexState | None:
+    """The state the recomputation restarts from: after the close of the rebalance ``date``
+    (:func:`_restart_date`), from the stored ``column`` level there and that rebalance's
+    targets. None: recompute from the base date."""
+    if date is None:
         return None
-    date = rebalances.max()
     level = stored.loc[stored["date"] == date, column].iloc[0]
     held = targets[targets["date"] == date]
     if level != level or held.empty:
@@ -84,14 +87,50 @@ def evaluate_index(
     those sessions, so a drop is reported by the run that published it, once, not again by every
     later run; without ``new_from`` it judges the whole history. The recomputation covers the
     sessions after the last rebalance before the first appended one (see the module doc), the
-    whole history without ``new_from``, for a strategy not in it, or with ``full_recomputation``.
+    whole history without ``new_from``, for a strategy not in it, or with ``full_recomputation``;
+    the allocation checks judge the allocations the recomputation reads (from that rebalance on:
+    the rows this update wrote and the one it drifts from; every row when it recomputes the whole
+    history), so a daily run reads about one rebalance period of allocations, not the history.
     ``as_of``: the rows were computed from the data as known then (an as-of run); the
     recomputation reads the same."""
     benchmark = config.universe.benchmark
     versions = {name: strat.version for name, strat in config.strategies.items()}
-    allocations = read_current_rows(engine, "allocations", versions)
     index = read_current_rows(engine, "index_values", versions)
-    if allocations.empty or index.empty:
+    if index.empty:
+        return {}
+    restart_dates: dict[str, pd.Timestamp] = {}
+    for name in config.strategies:
+        stored = index[index["strategy"] == name]
+        if stored.empty or new_from is None or full_recomputation or name not in new_from:
+            continue
+        # Nothing appended: the newest rebalance period is recomputed, the rest is as checked.
+        since = pd.Timestamp(new_from[name]) if new_from[name] is not None else stored["date"].max() + pd.Timedelta(days=1)
+        date = _restart_date(stored, since)
+        if date is not None:
+            restart_dates[name] = date
+    allocations = read_current_rows(engine, "allocations", versions, since=restart_dates)
+
+    plans = []
+    for name, strat in config.strategies.items():
+        stored = index[index["strategy"] == name]
+        if stored.empty:
+            continue
+        targets = allocations[allocations["strategy"] == name]
+        date = restart_dates.get(name)
+        restart = _restart(stored, targets, date, "level")
+        price_restart = None if restart is None else _restart(stored, targets, date, "price_level")
+        if restart is not None and price_restart is None and stored.loc[stored["date"] > restart.date, "price_level"].notna().any():
+            restart = None  # the price-return series has nothing stored to restart from
+        plans.append([name, strat, stored, targets, restart, price_restart])
+    # A strategy whose recomputation cannot restart after all recomputes (and is judged) in full.
+    in_full = [plan[0] for plan in plans if plan[4] is None and plan[0] in restart_dates]
+    if in_full:
+        for name in in_full:
+            restart_dates.pop(name)
+        allocations = read_current_rows(engine, "allocations", versions, since=restart_dates)
+        for plan in plans:
+            plan[3] = allocations[allocations["strategy"] == plan[0]]
+    if allocations.empty:
         return {}
     out = {
         "weights_sum": quality.check_weights_sum(allocations),
@@ -108,21 +147,6 @@ def evaluate_index(
     first, last = index["date"].min(), index["date"].max()
     # Strategies that clean prices alike share one read of the closes, over the longest window
     # any of them needs.
-    plans = []
-    for name, strat in config.strategies.items():
-        stored = index[index["strategy"] == name]
-        if stored.empty:
-            continue
-        targets = allocations[allocations["strategy"] == name]
-        since = None
-        if new_from is not None and not full_recomputation and name in new_from:
-            # Nothing appended: the newest rebalance period is recomputed, the rest is as checked.
-            since = pd.Timestamp(new_from[name]) if new_from[name] is not None else stored["date"].max() + pd.Timedelta(days=1)
-        restart = _restart(stored, targets, since, "level")
-        price_restart = None if restart is None else _restart(stored, targets, since, "price_level")
-        if restart is not None and price_restart is None and stored.loc[stored["date"] > restart.date, "price_level"].notna().any():
-            restart = None  # the price-return series has nothing stored to restart from
-        plans.append((name, strat, stored, targets, restart, price_restart))
     windows: dict[tuple[int, float, float], pd.Timestamp] = {}
     for _, strat, stored, _, restart, _ in plans:
         cleaning = (strat.max_forward_fill_days, strat.min_daily_return, strat.max_daily_return)

@@ -105,17 +105,21 @@ def read_index_history(engine: sa.Engine, name: str, version: str) -> pd.DataFra
     return frame
 
 
-def read_current_rows(engine: sa.Engine, table_name: str, versions: Mapping[str, str]) -> pd.DataFrame:
+def read_current_rows(engine: sa.Engine, table_name: str, versions: Mapping[str, str],
+                      since: Mapping[str, pd.Timestamp] | None = None) -> pd.DataFrame:
     """Every row of one of ``RESULT_TABLES`` for the given ``{strategy: version}``; ``date`` as
-    datetime64[ns]."""
+    datetime64[ns]. ``since``: ``{strategy: date}``, that strategy's rows dated on or after it."""
     if table_name not in RESULT_TABLES:
         raise ValueError(f"{table_name!r} is not one of {', '.join(RESULT_TABLES)}")
     table = schema.metadata.tables[table_name]
+    since = since or {}
+
+    def select(name: str, version: str) -> sa.Select:
+        stmt = sa.select(table).where(table.c.strategy == name, table.c.version == version)
+        return stmt if name not in since else stmt.where(table.c.date >= pd.Timestamp(since[name]).date())
+
     with engine.connect() as conn:
-        parts = [
-            pd.read_sql(sa.select(table).where(table.c.strategy == name, table.c.version == version), conn)
-            for name, version in versions.items()
-        ]
+        parts = [pd.read_sql(select(name, version), conn) for name, version in versions.items()]
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     if len(frame):
         frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
