@@ -269,18 +269,26 @@ def upsert_shares(engine: sa.Engine, frame: pd.DataFrame, ingested_at: dt.dateti
     rows = changed.loc[:, ["symbol", "date", "shares_outstanding", "source"]].assign(
         date=lambda f: f["date"].dt.date, ingested_at=ingested_at or _utc_now()
     )
-    if is_postgres(engine):
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[table.c.symbol, table.c.date],
-        set_={c: stmt.excluded[c] for c in ("shares_outstanding", "source", "ingested_at")},
-    )
+    updated = ("shares_outstanding", "source", "ingested_at")
     with engine.begin() as conn:
         serialize_writers(conn, "market_cap_data")
-        conn.execute(stmt, rows.to_dict("records"))
+        if is_postgres(engine):
+            # COPY into a staging table, then one INSERT ... SELECT ... ON CONFLICT: the
+            # executemany of the upsert bound ~30k rows one by one (1.1 s of a 5 y backfill).
+            names = list(schema.SHARES_WRITE_COLUMNS)
+            staged = pd.DataFrame({c: _column_values(table.c[c], rows[c], postgres=True) for c in names})
+            staging = _copy_into_staging(conn, table.name, names, staged)
+            conn.exec_driver_sql(
+                f"INSERT INTO {table.name} ({', '.join(names)}) SELECT {', '.join(names)} FROM {staging} "
+                f"ON CONFLICT (symbol, date) DO UPDATE SET {', '.join(f'{c} = EXCLUDED.{c}' for c in updated)}"
+            )
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+
+            stmt = insert(table)
+            stmt = stmt.on_conflict_do_update(index_elements=[table.c.symbol, table.c.date],
+                                              set_={c: stmt.excluded[c] for c in updated})
+            conn.execute(stmt, rows.to_dict("records"))
     return WriteResult(0, len(rows))
 
 
