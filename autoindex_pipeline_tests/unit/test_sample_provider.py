@@ -95,25 +95,32 @@ def test_a_fresh_instance_fetching_a_sub_range_matches(five_years: pd.DataFrame)
     pd.testing.assert_frame_equal(_values(fresh), _values(inside))
 
 
-def test_whole_histories_are_kept_within_a_budget_and_the_bars_do_not_depend_on_it(monkeypatch, five_years) -> None:
-    """3,000 symbols' generated histories from 2000 are ~840 MiB: an instance keeps only what fits
-    its budget (the rest is generated per call, and the bars delivered copy their window out),
-    and every bar and dividend is the same with or without the cache."""
-    from autoindex_pipeline.providers.prices import sample
+def test_a_fetch_keeps_no_history_and_builds_only_its_window(five_years) -> None:
+    """3,000 symbols' generated histories from 2000 are ~840 MiB: an instance keeps none of them
+    (the draws run from the origin each call, the bars are built over the window only), and the
+    bars and dividends are the same numbers as those of a longer fetch."""
+    import tracemalloc
 
-    one = SampleProvider(UNIVERSE)._series("AAPL")
-    monkeypatch.setattr(sample, "_SERIES_CACHE_BYTES", 3 * (one.ohlcv.nbytes + one.present.nbytes))
-    small = SampleProvider(UNIVERSE)
-    for _ in range(2):  # generated again on the second call, past the budget
-        frame = small.fetch_prices(ALL, *FIVE_YEARS).frame
-        pd.testing.assert_frame_equal(_values(frame), _values(five_years))
-        assert len(small._series_cache) == 3
-        assert sum(s.ohlcv.nbytes + s.present.nbytes for s in small._series_cache.values()) <= sample._SERIES_CACHE_BYTES
-    for series in small._series_cache.values():
-        assert not any(np.shares_memory(series.ohlcv, frame[c].to_numpy()) for c in ("open", "close", "volume"))
-    # Dividends from the closes alone (a fresh instance) equal those of the bars' instance.
-    pd.testing.assert_frame_equal(SampleProvider(UNIVERSE).fetch_corporate_actions(ALL, *FIVE_YEARS).frame,
-                                  small.fetch_corporate_actions(ALL, *FIVE_YEARS).frame)
+    extra = [(f"ZZ{i:03d}", f"Synthetic {i}", "equity", "Industrials") for i in range(60)]
+    provider = SampleProvider(make_universe(extra=extra))
+    provider.fetch_prices(["AAPL", "SPY", "GLD"], *FIVE_YEARS)  # the shared factor paths, computed once
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        frame = provider.fetch_prices(provider.symbols, *FIVE_YEARS).frame
+        events = provider.fetch_corporate_actions(provider.symbols, *FIVE_YEARS).frame
+        del frame, events
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    # A whole history is ~290 KB a symbol: 77 of them would be ~22 MB.
+    assert kept < 2 * 2**20
+    week = provider.fetch_prices(ALL, dt.date(2025, 3, 10), dt.date(2025, 3, 16)).frame
+    pd.testing.assert_frame_equal(_values(week), _values(five_years[five_years["date"].between("2025-03-10", "2025-03-16")]))
+    recent = provider.fetch_corporate_actions(ALL, dt.date(2025, 1, 1), FIVE_YEARS[1]).frame
+    everything = SampleProvider(UNIVERSE).fetch_corporate_actions(ALL, *FIVE_YEARS).frame
+    pd.testing.assert_frame_equal(recent.reset_index(drop=True),
+                                  everything[everything["ex_date"] >= "2025-01-01"].reset_index(drop=True))
 
 
 def test_symbol_subset_and_a_bigger_universe_leave_values_unchanged(five_years: pd.DataFrame) -> None:

@@ -103,28 +103,21 @@ _SHARES_FILING_DAYS = ("02-01", "05-01", "08-01", "11-01")
 DIVIDEND_SHARE = 0.5
 _DIVIDEND_YIELD = (0.002, 0.008)
 _DIVIDEND_MONTHS = (3, 6, 9, 12)
-# Whole generated histories kept per provider instance (see SampleProvider._series).
-_SERIES_CACHE_BYTES = 64 * 2**20
 _DEFAULT_FAULT_SYMBOLS = frozenset(s for s in SampleFaults().fault_symbols().values() if s is not None)
 
 
 @dataclass(frozen=True)
-class _Series:
-    """One symbol's full history from the origin: OHLCV rows and which sessions have a row."""
-
-    ohlcv: np.ndarray  # shape (5, n_sessions): open, high, low, close, volume
-    present: np.ndarray  # bool, shape (n_sessions,)
-
-
-@dataclass(frozen=True)
 class _Path:
-    """One symbol's clean path from the origin, before bars, splits and faults of the tape."""
+    """One symbol's clean path over its first ``m`` sessions from the origin (the prefix of the
+    whole history: every draw is one sequential stream and the closes a cumulative sum)."""
 
     params: dict[str, float]
     r: np.ndarray  # daily log return, clipped
     jump: np.ndarray  # overnight log jump (the halt's gap, ex-dividend drops)
-    close: np.ndarray  # clean close, unrounded
+    log_close: np.ndarray  # log of the clean close, unrounded
     present: np.ndarray  # bool: sessions with a bar (the halt's sessions excluded)
+    dividend_idx: np.ndarray  # ex-dates (sessions < m) of the symbol's cash dividends
+    dividend_yield: float
 
 
 def _stable_seed(seed: int, *parts: str) -> np.random.SeedSequence:
@@ -188,9 +181,6 @@ class SampleProvider(FaultCalendar):
         self._n = len(self._sessions)
         self._anchor_idx = int(min(self._sessions.searchsorted(ANCHOR), self._n - 1))
         # Plain dicts, not functools.lru_cache on methods: those would keep every instance alive.
-        self._series_cache: dict[str, _Series] = {}
-        self._series_cache_bytes = 0
-        self._dividend_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._factor_cache: dict[str, np.ndarray] = {}
         self._shares_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._yearly_cache: dict[str, np.ndarray] = {}
@@ -217,15 +207,15 @@ class SampleProvider(FaultCalendar):
         rows: list[np.ndarray] = []
         counts: list[int] = []
         for done, symbol in enumerate(known, start=1):
-            series = self._series(symbol)
-            window = series.present[i0:i1]
-            if window.all():
+            # Only the window is built: a history is generated per call, never kept (3,000 symbols'
+            # whole histories from 2000 are ~840 MiB).
+            bars, present = self._bars(symbol, i0, i1)
+            if present.all():
                 idx = np.arange(i0, i1)
-                # A copy: a view would keep the symbol's whole history alive until the end.
-                blocks.append(series.ohlcv[:, i0:i1].copy())
+                blocks.append(bars)
             else:
-                idx = np.flatnonzero(window) + i0
-                blocks.append(series.ohlcv[:, idx])
+                idx = np.flatnonzero(present) + i0
+                blocks.append(bars[:, present])
             rows.append(idx)
             counts.append(len(idx))
             if progress is not None and (done % _PROGRESS_EVERY == 0 or done == len(known)):
@@ -255,7 +245,7 @@ class SampleProvider(FaultCalendar):
             if symbol == f.split_symbol:
                 for idx, ratio in ((self._yearly_idx(f.split_day), f.split_ratio), (self._yearly_idx(f.reverse_split_day), 1.0 / f.split_ratio)):
                     rows += [(symbol, self._sessions[i], "split", ratio, np.nan, None) for i in idx if i0 <= i < i1]
-            for i, amount in zip(*self._dividends(symbol), strict=True):
+            for i, amount in zip(*self._dividends(symbol, i1), strict=True):
                 if i0 <= i < i1:
                     rows.append((symbol, self._sessions[i], "dividend", np.nan, float(amount), "USD"))
         if not rows:
@@ -333,59 +323,65 @@ class SampleProvider(FaultCalendar):
             "mcap": log(spec["mcap"], u[5]),
         }
 
-    def _close_path(self, symbol: str) -> _Path:
-        """The symbol's log returns and clean closes from the origin: what the bars are built on,
-        and all the dividends need (no bar noise drawn)."""
-        n, f = self._n, self.faults
+    def _path(self, symbol: str, m: int) -> _Path:
+        """The clean path over the first ``m`` sessions (at least up to the anchor, which fixes
+        the level): the same numbers as the first ``m`` of the whole history."""
+        m = max(min(m, self._n), self._anchor_idx + 1)
+        f = self.faults
         p = self._params(symbol)
         sector = self._universe.at[symbol, "sector"]
         r = (
             p["drift"]
-            + p["beta"] * (_MARKET_VOL / np.sqrt(_TRADING_DAYS)) * self._factor("market")
-            + p["gamma"] * (_SECTOR_VOL / np.sqrt(_TRADING_DAYS)) * self._factor("sector", sector)
-            + p["idio"] * _unit_t(_rng(self.seed, "idio", symbol), n)
+            + p["beta"] * (_MARKET_VOL / np.sqrt(_TRADING_DAYS)) * self._factor("market")[:m]
+            + p["gamma"] * (_SECTOR_VOL / np.sqrt(_TRADING_DAYS)) * self._factor("sector", sector)[:m]
+            + p["idio"] * _unit_t(_rng(self.seed, "idio", symbol), m)
         )
         r = np.clip(r, -_RETURN_CLIP, _RETURN_CLIP)
-        present = np.ones(n, dtype=bool)
-        jump = np.zeros(n)
+        present = np.ones(m, dtype=bool)
+        jump = np.zeros(m)
         if symbol == f.halt_symbol:
             for first in self._yearly_idx(f.halt_day):
                 present[first : first + f.halt_sessions] = False
                 resume = first + f.halt_sessions
-                if resume < n:
+                if resume < m:
                     jump[resume] = np.log1p(self._halt_gap_for(self._sessions[resume].year))
         dividend_idx, dividend_yield = self._dividend_schedule(symbol)
+        dividend_idx = dividend_idx[dividend_idx < m]
         # The ex-dividend drop is overnight, like the halt's gap: the open carries it.
         jump[dividend_idx] += np.log1p(-dividend_yield)
         log_close = np.cumsum(r + jump)
         log_close += np.log(p["anchor_price"]) - log_close[self._anchor_idx]
-        close = np.exp(log_close)
-        dividends = np.maximum(np.round(dividend_yield * close[dividend_idx - 1], 2), 0.01)
-        if symbol not in self._dividend_cache:
-            self._dividend_cache[symbol] = (dividend_idx, dividends)
-        return _Path(params=p, r=r, jump=jump, close=close, present=present)
+        return _Path(p, r, jump, log_close, present, dividend_idx, dividend_yield)
 
-    def _dividends(self, symbol: str) -> tuple[np.ndarray, np.ndarray]:
-        """Ex-date sessions of the symbol's cash dividends and the amount per share on each."""
-        cached = self._dividend_cache.get(symbol)
-        if cached is None:
-            self._close_path(symbol)
-            cached = self._dividend_cache[symbol]
-        return cached
+    def _dividends(self, symbol: str, i1: int) -> tuple[np.ndarray, np.ndarray]:
+        """Ex-date sessions (before ``i1``) of the symbol's cash dividends and the amount per
+        share on each: the yield times the previous close, in cents (no bar drawn for them)."""
+        idx, _ = self._dividend_schedule(symbol)
+        idx = idx[idx < i1]
+        if not len(idx):
+            return idx, np.empty(0)
+        path = self._path(symbol, int(idx[-1]))
+        return idx, np.maximum(np.round(path.dividend_yield * np.exp(path.log_close[idx - 1]), 2), 0.01)
 
-    def _series(self, symbol: str) -> _Series:
-        cached = self._series_cache.get(symbol)
-        if cached is not None:
-            return cached
+    def _bars(self, symbol: str, i0: int, i1: int) -> tuple[np.ndarray, np.ndarray]:
+        """OHLCV (5, i1 - i0) of sessions ``i0 .. i1 - 1`` and which of them have a bar. Every
+        number is the one the whole history holds there: the draws run from the origin to
+        ``i1``, the element-wise formulas only over the window."""
+        i0, i1 = max(i0, 0), min(i1, self._n)
+        if i1 <= i0:
+            return np.empty((5, 0)), np.empty(0, dtype=bool)
         f = self.faults
-        path = self._close_path(symbol)
-        p, r, jump, close, present = path.params, path.r, path.jump, path.close, path.present
-        n = self._n
-        prev_close = np.concatenate(([close[0] * np.exp(-r[0])], close[:-1]))
+        path = self._path(symbol, i1)
+        p = path.params
+        w = slice(i0, i1)
+        r, jump, present = path.r[w], path.jump[w], path.present[w].copy()
+        close = np.exp(path.log_close[w])
+        prev_close = np.exp(path.log_close[i0 - 1 : i1 - 1]) if i0 > 0 else (
+            np.concatenate(([close[0] * np.exp(-path.r[0])], close[:-1])))
 
         # A (n, 4) draw is row-major, so its first rows do not depend on n either.
         # float32 is plenty for bar noise and halves the cost of the largest draw.
-        z = _rng(self.seed, "bars", symbol).standard_normal((n, 4), dtype=np.float32).astype(np.float64)
+        z = _rng(self.seed, "bars", symbol).standard_normal((i1, 4), dtype=np.float32)[i0:].astype(np.float64)
         vol = p["vol"]
         # A jump (the halt's resumption gap) happens overnight: the open carries all of it.
         open_ = prev_close * np.exp(jump + 0.3 * r + 0.2 * vol * z[:, 0])
@@ -397,28 +393,24 @@ class SampleProvider(FaultCalendar):
 
         ohlcv = np.vstack([open_, high, low, close, volume])
         if symbol == f.split_symbol:
-            factor = self._split_factor()
+            factor = self._split_factor()[w]
             ohlcv[:4] /= factor
             ohlcv[4] = np.round(ohlcv[4] * factor)
         ohlcv[:4] = _round_prices(ohlcv[:4])
+
+        def inside(idx: np.ndarray) -> np.ndarray:
+            return idx[(idx >= i0) & (idx < i1)] - i0
+
         if symbol == f.bad_print_symbol:
-            idx = self._yearly_idx(f.bad_print_day)
+            idx = inside(self._yearly_idx(f.bad_print_day))
             ohlcv[3, idx] = _round_prices(ohlcv[3, idx] * f.bad_print_factor)
         if symbol == f.missing_days_symbol:
-            present[self._missing_day_idx()] = False
+            present[inside(self._missing_day_idx())] = False
         if symbol == f.listed_symbol:
-            present[: self._listing_idx()] = False
+            present[: max(self._listing_idx() - i0, 0)] = False
         if symbol == f.delisted_symbol:
-            present[self._delisting_idx() + 1 :] = False
-        series = _Series(ohlcv=ohlcv, present=present)
-        # A whole history is 41 bytes a session (~290 KB from 2000): kept for later calls up to a
-        # budget, so a few hundred symbols are generated once per instance while 3,000 symbols do
-        # not hold ~1 GiB (and the allocator's fragments of it) for the rest of the process.
-        size = ohlcv.nbytes + present.nbytes
-        if self._series_cache_bytes + size <= _SERIES_CACHE_BYTES:
-            self._series_cache[symbol] = series
-            self._series_cache_bytes += size
-        return series
+            present[max(self._delisting_idx() + 1 - i0, 0) :] = False
+        return ohlcv, present
 
     def _dividend_schedule(self, symbol: str) -> tuple[np.ndarray, float]:
         """Ex-date sessions and the quarterly yield of a payer (none for the others): equities
