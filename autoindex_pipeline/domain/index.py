@@ -31,6 +31,7 @@ evaluation, bit for bit).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from math import isfinite
 from typing import Any
 
 import numpy as np
@@ -328,27 +329,27 @@ def _drift(plan: _Plan) -> _Drift:
     first = np.flatnonzero(np.diff(lengths[1:]) != 0) + 2
     bounds = [0, *([1] if len(ends) > 1 else []), *first.tolist(), len(ends)] if len(ends) else [0]
     multiply, matmul = np.multiply, np.matmul
+    # Cleaning 1 + r (a mask pass over it) is paid only from the first run that needs it on:
+    # data with one gap usually has more (a listing, a delisting, a halt), and drifting every
+    # period twice costs more than cleaning the rest at once.
+    clean = False
     for a, b in zip(bounds[:-1], bounds[1:], strict=True):
         lo, size, count = int(starts[a]), int(lengths[a]), b - a
         held = plan.start_weights[None, :] if a == 0 else plan.new_weights[a - 1 : b - 1]
-        # 1 + r of the run written just before it is drifted, while it is in the cache.
-        plan.returns.fill(lo, lo + count * size, growth[lo : lo + count * size])
-        periods = growth[lo : lo + count * size].reshape(count, size, width)
-        for t in range(1, size):
-            multiply(periods[:, t - 1], periods[:, t], periods[:, t])
+        rows = growth[lo : lo + count * size]
+        periods = rows.reshape(count, size, width)
+        for cleaned in (False, True) if not clean else (True,):
+            # 1 + r of the run written just before it is drifted, while it is in the cache.
+            plan.returns.fill(lo, lo + count * size, rows, clean=cleaned)
+            for t in range(1, size):
+                multiply(periods[:, t - 1], periods[:, t], periods[:, t])
+            # A non-finite 1 + r (a missing return) leaves its period's last G non-finite: the
+            # run again from 1 + r cleaned (a sum is finite iff every value is, or overflows).
+            if cleaned or isfinite(periods[:, -1].sum()):
+                break
+            clean = True
         matmul(periods, held[:, :, None], out=value[lo : lo + count * size].reshape(count, size, 1))
-    # A non-finite 1 + r (a missing return) leaves its period's last G non-finite: those periods
-    # again, from 1 + r cleaned (the sum of a row is finite iff every value is, or overflows).
     end_rows = growth[ends]
-    for j in np.flatnonzero(~np.isfinite(end_rows.sum(axis=1))).tolist():
-        lo, hi = int(starts[j]), int(ends[j]) + 1
-        plan.returns.fill(lo, hi, growth[lo:hi], clean=True)
-        periods = growth[lo:hi].reshape(1, hi - lo, width)
-        for t in range(1, hi - lo):
-            multiply(periods[:, t - 1], periods[:, t], periods[:, t])
-        held = plan.start_weights[None, :] if j == 0 else plan.new_weights[j - 1 : j]
-        matmul(periods, held[:, :, None], out=value[lo:hi].reshape(1, hi - lo, 1))
-        end_rows[j] = growth[hi - 1]
     value_end = value[ends][:, None]
     # held * G_end, without stacking the held weights: the gathered rows scaled in place.
     drifted = end_rows

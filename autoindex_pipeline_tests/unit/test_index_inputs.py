@@ -118,3 +118,33 @@ def test_runs_of_equal_periods_and_missing_returns_give_the_per_period_numbers_b
     daily, _ = compute_index(returns, targets, dates[0], bps)
     assert daily["level"].isna().sum() == 0
     np.testing.assert_array_equal(daily["level"].to_numpy(), _per_period_levels(returns, targets, dates[0], bps))
+
+
+def test_returns_with_gaps_are_drifted_once_from_the_first_run_that_has_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A symbol listed late leaves a missing return in nearly every period: the periods from its
+    # run on are drifted from cleaned returns at once, not once raw and again cleaned (which
+    # made data with gaps 1.7x slower than clean data on 10 y x 500).
+    from autoindex_pipeline.domain import index
+
+    returns, _ = _inputs(seed=5)
+    returns = returns.copy()
+    returns.iloc[: len(returns) // 2, 0] = np.nan
+    lengths = [5] * 8 + [4] + [5] * 8
+    dates = SESSIONS[np.cumsum([0, *lengths])]
+    targets = pd.DataFrame([(day, s, 1 / len(SYMBOLS)) for day in dates for s in SYMBOLS],
+                           columns=["date", "symbol", "weight"])
+    filled = []
+    original = index._Growth.fill
+
+    def counting_fill(self, lo, hi, out, clean=False):
+        filled.append((lo, hi, clean))
+        return original(self, lo, hi, out, clean)
+
+    monkeypatch.setattr(index._Growth, "fill", counting_fill)
+    daily, _ = compute_index(returns, targets, dates[0], 10.0)
+    sessions = sum(hi - lo for lo, hi, _ in filled)
+    # Four runs (the first period, 7 of five sessions, 1 of four, 8 of five and the tail); the
+    # first run has the gap, so it alone is filled twice.
+    assert sessions <= len(daily) + lengths[0], filled
+    assert all(clean for _, _, clean in filled[1:]), filled
+    np.testing.assert_array_equal(daily["level"].to_numpy(), _per_period_levels(returns, targets, dates[0], 10.0))
