@@ -151,6 +151,78 @@ def pooled_postgres_storage(instance):
             pooled.dispose()
 
 
+def _store_planned_events(storage, events) -> None:
+    """Asset planned events in one index transaction, written as
+    ``PostgresEventLogStorage.store_event_batch`` writes a batch of materializations: one
+    multi-row INSERT into ``event_logs`` (ids in the events' order, as one by one), their asset
+    event tags, and per asset key the record of its last event (what the last of the one-by-one
+    upserts leaves). No NOTIFY, as in Dagster's own batch path: Dagster 1.13 watches runs by
+    polling and keeps the NOTIFY of ``store_event`` only for older webservers."""
+    from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
+
+    with storage.index_transaction() as conn:
+        inserted = conn.execute(storage.prepare_insert_event_batch(events).returning(SqlEventLogStorageTable.c.id))
+        ids = [int(row[0]) for row in inserted.fetchall()]
+        storage._store_asset_event_tags(conn, events, ids)
+        last = {event.dagster_event.asset_key: (event, event_id) for event, event_id in zip(events, ids, strict=True)}
+        for event, event_id in last.values():
+            storage._store_asset_event(conn, event, event_id)
+
+
+@contextlib.contextmanager
+def batched_planned_events(instance):
+    """While a run is created in this process, its asset planned events go to Dagster's
+    PostgreSQL event log in batches. Dagster hands a run's planned events to the storage as
+    batches (``DAGSTER_EVENT_BATCH_SIZE``), but ``PostgresEventLogStorage.store_event_batch``
+    writes only materializations and observations at once and stores any other batch one event
+    at a time: an insert, a NOTIFY and an index transaction per partition, ~1,260 of each for a
+    5 y backfill (8-16 s of the 5 y x 513 whole graph, alternating runs on a quiet machine).
+    Consecutive asset planned events are written by :func:`_store_planned_events`, one
+    transaction each stretch; anything else (asset check planned events) one by one, in order.
+    Planned events stay one per partition, so a failed run still marks its partitions failed.
+    When a write fails before anything of the batch is stored, Dagster stores the batch one by
+    one, as it would have; after part of it is stored, the rest is stored one by one here, so
+    no event is written twice. Other storages are left alone."""
+    from dagster import DagsterEventType
+
+    storage = instance.event_log_storage
+    if not type(storage).__module__.startswith("dagster_postgres."):
+        yield
+        return
+    original = storage.store_event_batch
+    planned = DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+
+    def is_planned(event) -> bool:
+        return event.is_dagster_event and event.get_dagster_event().event_type == planned
+
+    def store_event_batch(events) -> None:
+        if not any(is_planned(e) for e in events):
+            return original(events)
+        stored = 0
+        try:
+            while stored < len(events):
+                end = stored
+                while end < len(events) and is_planned(events[end]):
+                    end += 1
+                if end > stored:
+                    _store_planned_events(storage, events[stored:end])
+                    stored = end
+                else:
+                    storage.store_event(events[stored])
+                    stored += 1
+        except Exception:
+            if stored == 0:
+                raise
+            for event in events[stored:]:
+                storage.store_event(event)
+
+    storage.store_event_batch = store_event_batch
+    try:
+        yield
+    finally:
+        del storage.store_event_batch
+
+
 def code_location_origins(job_name: str):
     """(remote job origin, job code origin) of ``job_name`` as the workspace's code location
     serves it: the module workspace.yaml loads, under its location name, in the one repository a
@@ -229,7 +301,8 @@ def run_job(
     run_id = make_new_run_id()
     try:
         with sigterm_raises(), run_console(job_name, notify), pooled_postgres_storage(instance), \
-                runs_from_code_location(instance, run_id), PoolWatch(instance, run_id, notify):
+                batched_planned_events(instance), runs_from_code_location(instance, run_id), \
+                PoolWatch(instance, run_id, notify):
             result = job.execute_in_process(
                 run_config={**INFO_LOGS, **(run_config or {})},
                 instance=instance,
