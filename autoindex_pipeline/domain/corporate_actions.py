@@ -89,12 +89,14 @@ def normalise_events(frame: pd.DataFrame | None) -> pd.DataFrame:
     else:
         out["currency"] = None
     out["source"] = frame["source"].astype(str).to_numpy() if "source" in frame else "unknown"
+    epoch = pd.Timestamp(0, tz="UTC")
     if "first_seen" in frame:
-        seen = pd.to_datetime(frame["first_seen"].to_numpy(), utc=True)
-        out["first_seen"] = pd.Series(seen).fillna(pd.Timestamp(0, tz="UTC")).to_numpy()
+        # As a datetime array throughout: a tz-aware column's to_numpy() is an array of
+        # Timestamp objects (~1.5 s a call for the 300k events of 3,000 symbols).
+        seen = pd.DatetimeIndex(pd.to_datetime(frame["first_seen"], utc=True))
+        out["first_seen"] = seen.fillna(epoch) if seen.hasnans else seen
     else:
-        out["first_seen"] = pd.Timestamp(0, tz="UTC")
-    out["first_seen"] = pd.to_datetime(out["first_seen"], utc=True)
+        out["first_seen"] = pd.DatetimeIndex([epoch] * len(out))
 
     bad_kind = ~out["kind"].isin(KINDS)
     if bad_kind.any():

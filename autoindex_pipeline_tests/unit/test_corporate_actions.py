@@ -238,3 +238,18 @@ def test_restatements_are_found_with_their_split_like_ratio() -> None:
     corrected = stored.assign(close=[100.0, 104.0, 10.0])  # one corrected print, not a split
     one = ca.detect_restatements(corrected, stored).set_index("symbol")
     assert one.loc["A", "differing"] == 1 and np.isnan(one.loc["A", "split_like"])
+
+
+def test_first_seen_normalised_to_utc_row_by_row_whatever_the_frame_index() -> None:
+    # Events read from the warehouse (tz-aware), from a file (text) or by hand (missing: the
+    # epoch, known since always); the frame's own index is not the rows' order.
+    frame = pd.DataFrame({"symbol": ["B", "A", "C"], "ex_date": ["2024-01-03", "2024-01-02", "2024-01-04"],
+                          "kind": ["dividend"] * 3, "amount": [0.1, 0.2, 0.3]}, index=[7, 2, 5])
+    aware = pd.to_datetime(["2025-03-01 10:00", None, "2025-03-02 09:30"]).tz_localize("America/New_York")
+    for first_seen in (aware, ["2025-03-01T15:00:00Z", None, "2025-03-02T14:30:00+00:00"]):
+        out = ca.normalise_events(frame.assign(first_seen=first_seen)).set_index("symbol")["first_seen"]
+        assert str(out.dtype).endswith(", UTC]")
+        assert out["B"] == pd.Timestamp("2025-03-01 15:00", tz="UTC")
+        assert out["A"] == pd.Timestamp(0, tz="UTC")
+        assert out["C"] == pd.Timestamp("2025-03-02 14:30", tz="UTC")
+    assert (ca.normalise_events(frame)["first_seen"] == pd.Timestamp(0, tz="UTC")).all()
