@@ -90,8 +90,26 @@ def read_corporate_actions(
     stmt = sa.select(*(table.c[c] for c in ca.EVENT_COLUMNS)).order_by(table.c.symbol, table.c.ex_date, table.c.kind)
     if symbols is not None:
         stmt = stmt.where(table.c.symbol.in_(list(symbols)))
-    with engine.connect() as conn:
-        frame = pd.read_sql(stmt, conn)
+    frame = None
+    if engine.dialect.name == "postgresql":
+        import pyarrow as pa
+
+        from autoindex_pipeline.warehouse.read import _copy_frame
+
+        # By COPY, as read_prices (3,000 symbols: ~300k events, read several times a run, ~2.8 s
+        # a read through pd.read_sql's row objects under load); first_seen as UTC text with its
+        # microseconds, what the CSV reader parses exactly.
+        seen = sa.func.to_char(sa.func.timezone("UTC", table.c.first_seen), 'YYYY-MM-DD"T"HH24:MI:SS.US')
+        columns = [table.c[c] if c != "first_seen" else seen.label("first_seen") for c in ca.EVENT_COLUMNS]
+        types = {"symbol": pa.string(), "ex_date": pa.date32(), "kind": pa.string(), "ratio": pa.float64(),
+                 "amount": pa.float64(), "currency": pa.string(), "source": pa.string(), "first_seen": pa.timestamp("us")}
+        frame = _copy_frame(engine, stmt.with_only_columns(*columns), {c: types[c] for c in ca.EVENT_COLUMNS},
+                            nullable_strings=True)
+        if frame is not None:
+            frame["first_seen"] = frame["first_seen"].dt.tz_localize("UTC")
+    if frame is None:
+        with engine.connect() as conn:
+            frame = pd.read_sql(stmt, conn)
     return ca.known_as_of(ca.normalise_events(frame), as_of)
 
 

@@ -62,10 +62,11 @@ def _price_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _copy_frame(engine: sa.Engine, stmt: sa.Select, types: dict) -> pd.DataFrame | None:
+def _copy_frame(engine: sa.Engine, stmt: sa.Select, types: dict, nullable_strings: bool = False) -> pd.DataFrame | None:
     """``stmt``'s rows by ``COPY ... TO STDOUT`` (PostgreSQL) read by pyarrow's CSV reader into
     a frame with ``types`` (column name -> pyarrow type, in the select's order); None when
-    there is no row (pyarrow refuses an empty CSV)."""
+    there is no row (pyarrow refuses an empty CSV). ``nullable_strings``: a text column's NULL
+    (COPY writes it unquoted and empty, an empty text quoted) is read as None, not ''."""
     import io
 
     import pyarrow.csv as pa_csv
@@ -83,7 +84,13 @@ def _copy_frame(engine: sa.Engine, stmt: sa.Select, types: dict) -> pd.DataFrame
     table_ = pa_csv.read_csv(
         buffer,
         read_options=pa_csv.ReadOptions(column_names=list(types)),
-        convert_options=pa_csv.ConvertOptions(column_types=types),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=types,
+            # Only the unquoted empty field is NULL: pyarrow's default null markers ("NA",
+            # "null", ...) are tickers and text too.
+            **({"strings_can_be_null": True, "quoted_strings_can_be_null": False, "null_values": [""]}
+               if nullable_strings else {}),
+        ),
     )
     del buffer
     return table_.to_pandas()
