@@ -43,7 +43,7 @@ def read_prices(
         stmt = _where_range(table, stmt, symbols, start, end).order_by(table.c.symbol, table.c.date)
         types = {c: pa.float64() for c in _PRICE_COLUMNS}
         types.update(symbol=pa.string(), date=pa.date32(), source=pa.string(), ingested_at=pa.timestamp("us"))
-        frame = _copy_frame(engine, stmt, types)
+        frame = copy_frame(engine, stmt, types)
         if frame is not None:
             frame["ingested_at"] = frame["ingested_at"].dt.tz_localize("UTC")
             return _price_dtypes(frame)
@@ -62,7 +62,7 @@ def _price_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _copy_frame(engine: sa.Engine, stmt: sa.Select, types: dict, nullable_strings: bool = False) -> pd.DataFrame | None:
+def copy_frame(engine: sa.Engine, stmt: sa.Select, types: dict, nullable_strings: bool = False) -> pd.DataFrame | None:
     """``stmt``'s rows by ``COPY ... TO STDOUT`` (PostgreSQL) read by pyarrow's CSV reader into
     a frame with ``types`` (column name -> pyarrow type, in the select's order); None when
     there is no row (pyarrow refuses an empty CSV). ``nullable_strings``: a text column's NULL
@@ -116,7 +116,7 @@ def read_closes(
     if engine.dialect.name == "postgresql":
         import pyarrow as pa
 
-        frame = _copy_frame(engine, stmt, {"symbol": pa.string(), "date": pa.date32(), "close": pa.float64()})
+        frame = copy_frame(engine, stmt, {"symbol": pa.string(), "date": pa.date32(), "close": pa.float64()})
         if frame is None:
             frame = pd.DataFrame({"symbol": pd.Series(dtype=object), "date": pd.Series(dtype="datetime64[ns]"),
                                   "close": pd.Series(dtype=float)})
