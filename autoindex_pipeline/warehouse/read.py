@@ -37,15 +37,12 @@ def read_prices(
     if engine.dialect.name == "postgresql":
         import pyarrow as pa
 
-        # The timestamp as UTC text with its microseconds: what the CSV reader parses exactly.
-        ingested = sa.func.to_char(sa.func.timezone("UTC", table.c.ingested_at), 'YYYY-MM-DD"T"HH24:MI:SS.US')
-        stmt = sa.select(*(table.c[c] for c in _PRICE_COLUMNS[:-1]), ingested.label("ingested_at"))
+        stmt = sa.select(*(table.c[c] for c in _PRICE_COLUMNS[:-1]), utc_text(table.c.ingested_at))
         stmt = _where_range(table, stmt, symbols, start, end).order_by(table.c.symbol, table.c.date)
         types = {c: pa.float64() for c in _PRICE_COLUMNS}
-        types.update(symbol=pa.string(), date=pa.date32(), source=pa.string(), ingested_at=pa.timestamp("us"))
+        types.update(symbol=pa.string(), date=pa.date32(), source=pa.string(), ingested_at=pa.timestamp("us", tz="UTC"))
         frame = copy_frame(engine, stmt, types)
         if frame is not None:
-            frame["ingested_at"] = frame["ingested_at"].dt.tz_localize("UTC")
             return _price_dtypes(frame)
     stmt = _where_range(table, sa.select(table), symbols, start, end).order_by(table.c.symbol, table.c.date)
     with engine.connect() as conn:
@@ -62,13 +59,22 @@ def _price_dtypes(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def utc_text(column: sa.ColumnElement) -> sa.ColumnElement:
+    """A timestamptz column as UTC text with its microseconds, under the column's name: what
+    :func:`copy_frame` reads exactly into a ``pa.timestamp("us", tz="UTC")`` column."""
+    return sa.func.to_char(sa.func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS.US').label(column.name)
+
+
 def copy_frame(engine: sa.Engine, stmt: sa.Select, types: dict, nullable_strings: bool = False) -> pd.DataFrame | None:
     """``stmt``'s rows by ``COPY ... TO STDOUT`` (PostgreSQL) read by pyarrow's CSV reader into
     a frame with ``types`` (column name -> pyarrow type, in the select's order); None when
-    there is no row (pyarrow refuses an empty CSV). ``nullable_strings``: a text column's NULL
-    (COPY writes it unquoted and empty, an empty text quoted) is read as None, not ''."""
+    there is no row (pyarrow refuses an empty CSV). A timestamp type with a zone reads the
+    zone-less text of :func:`utc_text` as times in that zone. ``nullable_strings``: a text
+    column's NULL (COPY writes it unquoted and empty, an empty text quoted) is read as None,
+    not ''."""
     import io
 
+    import pyarrow as pa
     import pyarrow.csv as pa_csv
 
     sql = str(stmt.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
@@ -85,7 +91,7 @@ def copy_frame(engine: sa.Engine, stmt: sa.Select, types: dict, nullable_strings
         buffer,
         read_options=pa_csv.ReadOptions(column_names=list(types)),
         convert_options=pa_csv.ConvertOptions(
-            column_types=types,
+            column_types={name: pa.timestamp(t.unit) if pa.types.is_timestamp(t) else t for name, t in types.items()},
             # Only the unquoted empty field is NULL: pyarrow's default null markers ("NA",
             # "null", ...) are tickers and text too.
             **({"strings_can_be_null": True, "quoted_strings_can_be_null": False, "null_values": [""]}
@@ -93,7 +99,11 @@ def copy_frame(engine: sa.Engine, stmt: sa.Select, types: dict, nullable_strings
         ),
     )
     del buffer
-    return table_.to_pandas()
+    frame = table_.to_pandas()
+    for name, type_ in types.items():
+        if pa.types.is_timestamp(type_) and type_.tz:
+            frame[name] = frame[name].dt.tz_localize(type_.tz)
+    return frame
 
 
 def read_closes(
