@@ -24,13 +24,17 @@ def _planned_rows(instance, run_id: str) -> list[tuple]:
     return rows
 
 
-def _table_rows(instance, run_id: str) -> list[tuple]:
-    """The planned events' own columns in ``event_logs`` (what the UI's queries filter on)."""
+def _table_rows(instance, run_id: str, kind: dg.DagsterEventType = PLANNED) -> list[tuple]:
+    """The ``kind`` events' own columns in ``event_logs`` (what the UI's queries filter on)."""
     engine = instance.event_log_storage._engine
     with engine.connect() as conn:
         return [tuple(r) for r in conn.execute(sa.text(
             "SELECT dagster_event_type, step_key, asset_key, partition FROM event_logs "
-            "WHERE run_id = :run AND dagster_event_type = :kind ORDER BY id"), {"run": run_id, "kind": PLANNED.value})]
+            "WHERE run_id = :run AND dagster_event_type = :kind ORDER BY id"), {"run": run_id, "kind": kind.value})]
+
+
+def _run_prices_week(instance, config, path):
+    return run_prices_job(config, path, pd.Timestamp("2025-06-02"), pd.Timestamp("2025-06-06"), instance=instance)
 
 
 def test_planned_events_batched_are_the_rows_dagster_writes_one_by_one(request, tmp_path, monkeypatch):
@@ -43,13 +47,12 @@ def test_planned_events_batched_are_the_rows_dagster_writes_one_by_one(request, 
 
     monkeypatch.setattr(runner, "_store_planned_events", spy)
     with open_stack(request, "postgres", tmp_path, monkeypatch) as (path, config, instance):
-        start, end = pd.Timestamp("2025-06-02"), pd.Timestamp("2025-06-06")
-        batched = run_prices_job(config, path, start, end, instance=instance)
+        batched = _run_prices_week(instance, config, path)
         assert batched.success
         assert sum(calls) == 8, calls  # 5 sessions of prices; assets, corporate_actions, market_cap_data once
         with monkeypatch.context() as unpatched:
             unpatched.setattr(runner, "batched_planned_events", lambda instance: runner.contextlib.nullcontext())
-            single = run_prices_job(config, path, start, end, instance=instance)
+            single = _run_prices_week(instance, config, path)
         assert single.success
         assert sum(calls) == 8
 
@@ -59,9 +62,9 @@ def test_planned_events_batched_are_the_rows_dagster_writes_one_by_one(request, 
         # The asset key records name the newest run, as after one-by-one writes.
         prices = instance.get_asset_records([dg.AssetKey("prices")])[0]
         assert prices.asset_entry.last_run_id == single.run_id
-        again = run_prices_job(config, path, start, start, instance=instance)
+        day = pd.Timestamp("2025-06-02")
+        again = run_prices_job(config, path, day, day, instance=instance)
         assert instance.get_asset_records([dg.AssetKey("prices")])[0].asset_entry.last_run_id == again.run_id
-
 
 
 def test_a_batch_that_fails_part_way_stores_each_event_once(request, tmp_path, monkeypatch):
@@ -82,19 +85,13 @@ def test_a_batch_that_fails_part_way_stores_each_event_once(request, tmp_path, m
 
     monkeypatch.setattr(PostgresEventLogStorage, "store_event", store_event)
     with open_stack(request, "postgres", tmp_path, monkeypatch) as (path, config, instance):
-        start, end = pd.Timestamp("2025-06-02"), pd.Timestamp("2025-06-06")
-        result = run_prices_job(config, path, start, end, instance=instance)
+        result = _run_prices_week(instance, config, path)
         assert result.success
         assert failed
         rows = _table_rows(instance, result.run_id)
         assert len(rows) == 8, rows  # not 16
-        engine = instance.event_log_storage._engine
-        with engine.connect() as conn:
-            checks = conn.execute(sa.text(
-                "SELECT count(*) FROM event_logs WHERE run_id = :run AND dagster_event_type = :kind"),
-                {"run": result.run_id, "kind": dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED.value}).scalar()
-        assert checks == len(instance.get_records_for_run(
-            result.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED, limit=1000).records)
-        assert checks > 0
-        keys = [r[2] for r in rows]
-        assert len(keys) == len(set(zip(keys, [r[3] for r in rows], strict=True)))  # no event twice
+        assert len(set(rows)) == len(rows), rows  # no (asset, partition) event twice
+        check_planned = dg.DagsterEventType.ASSET_CHECK_EVALUATION_PLANNED
+        checks = _table_rows(instance, result.run_id, check_planned)
+        assert checks
+        assert len(checks) == len(instance.get_records_for_run(result.run_id, of_type=check_planned, limit=1000).records)
